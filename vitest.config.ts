@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['runner/**/*.test.ts', 'harness/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Integration tests start registries and mount overlays; two workers match the 2-core CI machine.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});

@@ -38,13 +38,14 @@ export const ERROR_CATALOGUE = {
   UNPACK_LIMIT_EXCEEDED: { exit: 2, http: 422, hint: 'The image unpacks to more bytes or entries than allowed (--max-unpacked-bytes, --max-entries).' },
   UNPACK_CORRUPT: { exit: 2, http: 422, hint: 'The layer is not a readable tar archive in the encoding its media type names.' },
 
-  CACHE_BUDGET_INVALID: { exit: 2, http: 400, hint: 'Give a size such as 10Gi, 500Mi, 2G or a number of bytes (IMAGE_CACHE_SIZE or --cache-size).' },
+  SIZE_INVALID: { exit: 2, http: 400, hint: 'Give a size such as 10Gi, 500Mi, 2G or a number of bytes.' },
   CACHE_BUDGET_EXCEEDED: { exit: 1, http: 507, hint: 'The image does not fit in the cache budget even after evicting every unused entry; raise IMAGE_CACHE_SIZE.' },
 
   ROOTFS_TARGET_INVALID: { exit: 2, http: 400, hint: 'The rootfs target must be an empty directory or a path that does not exist yet.' },
   ROOTFS_COMPOSE_FAILED: { exit: 1, http: 500, hint: 'Composing the root filesystem failed; run as root for overlay mounts or pass --mode copy.' },
   ROOTFS_NOT_FOUND: { exit: 2, http: 404, hint: 'No rootfs composed by mcpwarm is recorded at that path.' },
 
+  TOOL_MISSING: { exit: 1, http: 500, hint: 'Install the Debian package the message names (`make setup` does it when run as root).' },
   LOCAL_REGISTRY_MISSING: { exit: 1, http: 500, hint: 'Install the registry: apt-get install docker-registry (or run `make setup` as root).' },
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },
 

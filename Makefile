@@ -1,0 +1,28 @@
+# mcpwarm: `make bench` runs the benchmark suite, `make test` the tests. Both do their own set-up.
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+CLI := node dist/harness/cli/main.js
+BENCH_ARGS ?=
+
+.PHONY: setup system-packages build test bench clean
+
+setup: $(NODE_MODULES_STAMP) system-packages
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+system-packages:
+	@harness/cluster/install-system-packages.sh
+
+build: $(NODE_MODULES_STAMP)
+	npx tsc -p tsconfig.json
+
+test: setup build
+	npx vitest run
+
+bench: setup build
+	$(CLI) bench image $(BENCH_ARGS)
+
+clean:
+	rm -rf dist reports/runs reports/latest

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { benchCommand } from './bench.js';
+import { imageCommand } from './image.js';
+import { registryCommand } from './registry.js';
+import { usageExit } from './output.js';
+
+await yargs(hideBin(process.argv))
+  .scriptName('mcpwarm')
+  .usage('$0 <command> [options]\n\nWarm pool, stdio scaling proxy and benchmark harness for MCP servers.')
+  .command(registryCommand)
+  .command(imageCommand)
+  .command(benchCommand)
+  .demandCommand(1)
+  .strict()
+  .recommendCommands()
+  .help()
+  .version()
+  .wrap(Math.min(110, process.stderr.columns ?? 100))
+  .fail((message, error) => {
+    if (error) throw error;
+    usageExit(message);
+  })
+  .parseAsync();

@@ -45,17 +45,25 @@ export interface RunOptions {
 export function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<string> {
   const command = [file, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error) => reject(new CommandError(command, null, error.message)));
     child.on('close', (code) => {
       const out = Buffer.concat(stdout).toString('utf8');
       if (code === 0) resolve(out);
       else reject(new CommandError(command, code, out + Buffer.concat(stderr).toString('utf8')));
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      // A child that exits without reading its input must not crash this process with EPIPE.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.input);
+    }
   });
 }

@@ -46,7 +46,6 @@ export const ERROR_CATALOGUE = {
   ROOTFS_NOT_FOUND: { exit: 2, http: 404, hint: 'No rootfs composed by mcpwarm is recorded at that path.' },
 
   TOOL_MISSING: { exit: 1, http: 500, hint: 'Install the Debian package the message names (`make setup` does it when run as root).' },
-  LOCAL_REGISTRY_MISSING: { exit: 1, http: 500, hint: 'Install the registry: apt-get install docker-registry (or run `make setup` as root).' },
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },
 
   BUILD_SPEC_INVALID: { exit: 2, http: 400, hint: 'Fix every problem listed; the image spec format is described in README.md (Image builder).' },

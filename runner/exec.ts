@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { McpWarmError } from './errors.js';
 
 const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -18,6 +19,26 @@ export function findExecutable(name: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Like findExecutable, but a missing tool is a coded error naming the Debian package to install. */
+export function requireExecutable(name: string, debianPackage: string): string {
+  const path = findExecutable(name);
+  if (path === undefined) {
+    throw new McpWarmError('TOOL_MISSING', `${name} is not installed`, {
+      hint: `apt-get install ${debianPackage} (make setup does it when run as root)`,
+    });
+  }
+  return path;
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function quote(arg: string): string {

@@ -3,7 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from './errors.js';
-import { findExecutable, run } from './exec.js';
+import { requireExecutable, run } from './exec.js';
 
 const UNMOUNT_ATTEMPTS = 5;
 
@@ -35,8 +35,7 @@ export async function unmount(target: string): Promise<void> {
   } catch {
     return; // nothing there, nothing mounted
   }
-  const umount = findExecutable('umount');
-  if (umount === undefined) throw new McpWarmError('TOOL_MISSING', 'umount is not installed (util-linux)');
+  const umount = requireExecutable('umount', 'mount');
   for (let attempt = 1; mountPoints().has(path); attempt += 1) {
     try {
       await run(umount, attempt < UNMOUNT_ATTEMPTS ? [path] : ['-l', path]);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRegistry, type LocalRegistry } from '../harness/cluster/local-registry.js';
 import { parseReference } from '../runner/oci/reference.js';
 import { RegistryClient } from '../runner/oci/registry-client.js';
+import { isProcessAlive } from '../runner/exec.js';
 import { mountsUnder } from '../runner/mounts.js';
 import { runCli } from './support/cli.js';
 import { dir, file, layeredTestImage } from './support/layered-image.js';
@@ -17,15 +18,6 @@ import { pushTestImage } from './support/test-images.js';
 
 let work: string;
 let registry: LocalRegistry;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'mcpwarm-cli-'));
@@ -49,7 +41,7 @@ describe('mcpwarm registry', () => {
     expect(up.code, up.stderr).toBe(0);
     const started = up.json as { pid: number; address: string };
     expect(started.address).toBe(`127.0.0.1:${port}`);
-    expect(isAlive(started.pid)).toBe(true);
+    expect(isProcessAlive(started.pid)).toBe(true);
     expect((await fetch(`http://127.0.0.1:${port}/v2/`)).status).toBe(200);
 
     const status = await runCli(['registry', 'status', '--port', port, '--dir', state, '--json']);
@@ -59,7 +51,7 @@ describe('mcpwarm registry', () => {
     const down = await runCli(['registry', 'down', '--port', port, '--dir', state, '--json']);
     expect(down.code).toBe(0);
     expect(down.json).toMatchObject({ stopped: true });
-    expect(isAlive(started.pid)).toBe(false);
+    expect(isProcessAlive(started.pid)).toBe(false);
 
     const after = await runCli(['registry', 'status', '--port', port, '--dir', state]);
     expect(after.code).toBe(1);

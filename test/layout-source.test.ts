@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { McpWarmError } from '../runner/errors.js';
 import { findExecutable, run } from '../runner/exec.js';
 import { DigestVerifier, sha256Digest } from '../runner/oci/digest.js';
 import { OciLayoutSource, REF_NAME_ANNOTATION } from '../runner/oci/layout-source.js';
@@ -13,19 +12,10 @@ import { openImageSource } from '../runner/oci/open-source.js';
 import { parsePlatform, selectManifest } from '../runner/oci/platform.js';
 import { MEDIA_TYPES, type Descriptor } from '../runner/oci/types.js';
 import { readAll, testIndex, testImage, type TestBlob, type TestImage } from './support/test-images.js';
+import { caught } from './support/caught.js';
 
 const skopeo = findExecutable('skopeo');
 const required = process.env.CI === 'true';
-
-async function caught(promise: Promise<unknown>): Promise<McpWarmError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(McpWarmError);
-    return error as McpWarmError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const blobsOf = (image: TestImage): TestBlob[] => [image.config, ...image.layers, image.manifest];
 const tagged = (descriptor: Descriptor, tag: string): Descriptor => ({ ...descriptor, annotations: { [REF_NAME_ANNOTATION]: tag } });

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalRegistry, type LocalRegistry } from '../harness/cluster/local-registry.js';
-import { McpWarmError } from '../runner/errors.js';
 import { findExecutable, run } from '../runner/exec.js';
 import { parseReference } from '../runner/oci/reference.js';
 import { RegistryClient } from '../runner/oci/registry-client.js';
 import { startTokenAuthServer, type TokenAuthServer } from './support/token-auth-server.js';
 import { pushTestImage, readAll, testImage } from './support/test-images.js';
+import { caught } from './support/caught.js';
 
 const SERVICE = 'mcpwarm-test-registry';
 const ISSUER = 'mcpwarm-test-token-issuer';
@@ -23,16 +23,6 @@ const REFRESH_TOKEN = 'refresh-token-for-alice';
 const tools = { openssl: findExecutable('openssl'), registry: findExecutable('docker-registry') };
 const missingTools = Object.entries(tools).flatMap(([name, path]) => (path === undefined ? [name] : []));
 const required = process.env.CI === 'true';
-
-async function caught(promise: Promise<unknown>): Promise<McpWarmError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(McpWarmError);
-    return error as McpWarmError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe.skipIf(missingTools.length > 0 && !required)('bearer token auth with a real registry', () => {
   let dir: string;

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalRegistry, type LocalRegistry } from '../harness/cluster/local-registry.js';
-import { McpWarmError } from '../runner/errors.js';
 import { findExecutable } from '../runner/exec.js';
 import { DigestVerifier, sha256Digest } from '../runner/oci/digest.js';
 import { parseManifestOrIndex } from '../runner/oci/manifest.js';
@@ -21,20 +20,11 @@ import { backoffDelay, RegistryClient, retryAfterDelay, type RegistryClientOptio
 import { MEDIA_TYPES, type Descriptor } from '../runner/oci/types.js';
 import { startFaultInjectingProxy, type FaultInjectingProxy } from './support/fault-injecting-proxy.js';
 import { pushTestImage, readAll, testBlob, testImage, testIndex } from './support/test-images.js';
+import { caught } from './support/caught.js';
 
 const FAST_RETRY: RegistryClientOptions = { retry: { attempts: 3, baseDelayMs: 5 } };
 const registryInstalled = findExecutable('docker-registry') !== undefined;
 const required = process.env.CI === 'true';
-
-async function caught(promise: Promise<unknown>): Promise<McpWarmError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(McpWarmError);
-    return error as McpWarmError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function verifiedBytes(client: RegistryClient, descriptor: Descriptor): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -6,8 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { McpWarmError } from '../../runner/errors.js';
-import { findExecutable, run } from '../../runner/exec.js';
+import { requireExecutable, run } from '../../runner/exec.js';
 
 export interface SeedPullResult {
   rootfs: string;
@@ -16,20 +15,10 @@ export interface SeedPullResult {
   totalMs: number;
 }
 
-function requireTool(name: string, debianPackage: string): string {
-  const path = findExecutable(name);
-  if (!path) {
-    throw new McpWarmError('TOOL_MISSING', `${name} is needed for the reference pipeline`, {
-      hint: `apt-get install ${debianPackage} (make setup does it as root)`,
-    });
-  }
-  return path;
-}
-
 /** Copies `reference` (host:port/repo:tag on a plain-HTTP registry) with skopeo and untars its layers into workDir/rootfs. */
 export async function seedPull(reference: string, workDir: string): Promise<SeedPullResult> {
-  const skopeo = requireTool('skopeo', 'skopeo');
-  const tar = requireTool('tar', 'tar');
+  const skopeo = requireExecutable('skopeo', 'skopeo');
+  const tar = requireExecutable('tar', 'tar');
   const imageDir = join(workDir, 'image');
   const rootfs = join(workDir, 'rootfs');
   await mkdir(rootfs, { recursive: true });

@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from '../../runner/errors.js';
-import { findExecutable } from '../../runner/exec.js';
+import { isProcessAlive, requireExecutable } from '../../runner/exec.js';
 
 export interface LocalRegistryOptions {
   /** State directory: config.yml, data/, registry.log, registry.pid. */
@@ -45,11 +45,7 @@ const PID_FILE = 'registry.pid';
 const BINARY = 'docker-registry';
 
 export function registryBinary(): string {
-  const path = findExecutable(BINARY);
-  if (!path) {
-    throw new McpWarmError('LOCAL_REGISTRY_MISSING', `${BINARY} is not installed (looked in PATH and /usr/bin)`);
-  }
-  return path;
+  return requireExecutable(BINARY, 'docker-registry');
 }
 
 /** Config of distribution 2.8 as YAML; JSON is valid YAML, so no YAML writer is needed. */
@@ -88,15 +84,6 @@ async function answersV2(url: string): Promise<boolean> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function isRegistryProcess(pid: number): Promise<boolean> {
   try {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
@@ -117,14 +104,14 @@ async function tailOf(path: string, lines = 15): Promise<string> {
 async function waitForExit(pid: number, child: ChildProcess | undefined, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child ? child.exitCode !== null || child.signalCode !== null : !isAlive(pid)) return true;
+    if (child ? child.exitCode !== null || child.signalCode !== null : !isProcessAlive(pid)) return true;
     await sleep(20);
   }
   return false;
 }
 
 async function terminate(pid: number, child?: ChildProcess): Promise<void> {
-  if (!isAlive(pid)) return;
+  if (!isProcessAlive(pid)) return;
   process.kill(pid, 'SIGTERM');
   if (!(await waitForExit(pid, child, 5000))) {
     process.kill(pid, 'SIGKILL');
@@ -207,7 +194,7 @@ async function readPidRecord(dir: string): Promise<PidRecord | undefined> {
 
 export async function localRegistryStatus(dir: string): Promise<LocalRegistryStatus> {
   const record = await readPidRecord(dir);
-  if (!record || !isAlive(record.pid) || !(await isRegistryProcess(record.pid))) {
+  if (!record || !isProcessAlive(record.pid) || !(await isRegistryProcess(record.pid))) {
     return { running: false, answering: false, dir };
   }
   const address = `${record.host}:${record.port}`;
@@ -218,7 +205,7 @@ export async function localRegistryStatus(dir: string): Promise<LocalRegistrySta
 export async function stopLocalRegistry(dir: string): Promise<boolean> {
   const record = await readPidRecord(dir);
   let stopped = false;
-  if (record && isAlive(record.pid) && (await isRegistryProcess(record.pid))) {
+  if (record && isProcessAlive(record.pid) && (await isRegistryProcess(record.pid))) {
     await terminate(record.pid);
     stopped = true;
   }

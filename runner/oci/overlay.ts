@@ -7,21 +7,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { McpWarmError } from '../errors.js';
-import { findExecutable, run } from '../exec.js';
+import { findExecutable, requireExecutable, run } from '../exec.js';
 import { unmount } from '../mounts.js';
 
 /** Options longer than a page are cut by the kernel. */
 const MAX_MOUNT_OPTIONS = 4095;
 /** Well under the kernel's per-exec argument limits. */
 const MAX_BATCH_ARGUMENT_BYTES = 96 * 1024;
-
-function requireTool(name: string, packageHint: string): string {
-  const path = findExecutable(name);
-  if (path === undefined) {
-    throw new McpWarmError('ROOTFS_COMPOSE_FAILED', `${name} is not installed (${packageHint})`);
-  }
-  return path;
-}
 
 let availability: Promise<boolean> | undefined;
 
@@ -88,15 +80,15 @@ export async function writeOverlayWhiteouts(
 ): Promise<void> {
   try {
     if (whiteouts.devices.length > 0) {
-      const sh = requireTool('sh', 'the POSIX shell');
-      requireTool('mknod', 'coreutils');
+      const sh = requireExecutable('sh', 'dash');
+      requireExecutable('mknod', 'coreutils');
       const script = 'for p; do mknod "$p" c 0 0 || exit 1; done';
       for (const batch of batches(whiteouts.devices.map((path) => `./${path}`))) {
         await run(sh, ['-c', script, 'sh', ...batch], { cwd: root });
       }
     }
     if (whiteouts.opaqueDirs.length > 0) {
-      const setfattr = requireTool('setfattr', 'apt-get install attr');
+      const setfattr = requireExecutable('setfattr', 'attr');
       for (const batch of batches(whiteouts.opaqueDirs.map((path) => `./${path}`))) {
         await run(setfattr, ['-h', '-n', 'trusted.overlay.opaque', '-v', 'y', ...batch], { cwd: root });
       }
@@ -150,7 +142,7 @@ export async function mountOverlay(request: OverlayMount): Promise<void> {
       `too many layers for one overlay mount: the options take ${options.length} bytes, the limit is ${MAX_MOUNT_OPTIONS}`,
     );
   }
-  const mount = requireTool('mount', 'util-linux');
+  const mount = requireExecutable('mount', 'mount');
   try {
     await run(mount, ['-t', 'overlay', 'overlay', '-o', options, resolve(request.target)], { cwd });
   } catch (error) {

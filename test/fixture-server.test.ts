@@ -1,5 +1,4 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -20,11 +19,13 @@ class RawServer {
   readonly messages: Message[] = [];
   readonly nonJsonLines: string[] = [];
   stderrBytes = 0;
+  private readonly closed: Promise<number | null>;
   private buffered = '';
   private waiters: Array<() => void> = [];
 
   constructor(env: Record<string, string> = {}, options: { drainStderr?: boolean } = {}) {
     this.child = spawn(process.execPath, [SERVER], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.closed = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (chunk: string) => {
       this.buffered += chunk;
@@ -74,10 +75,8 @@ class RawServer {
   }
 
   /** Resolves once the process has exited and its output streams are drained. */
-  async exitCode(): Promise<number | null> {
-    if (this.child.stdout.readableEnded && this.child.stderr.readableEnded && this.child.exitCode !== null) return this.child.exitCode;
-    await once(this.child, 'close');
-    return this.child.exitCode;
+  exitCode(): Promise<number | null> {
+    return this.closed;
   }
 
   kill(): void {

@@ -3,6 +3,7 @@
  * cache hits, one download per blob under concurrency, nothing cached from a bad download or a
  * refused layer, LRU eviction within a budget, and rootfs composition from the cache.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -64,7 +65,7 @@ describe('pullImage', () => {
   it('ingests every layer into a snapshot and the blob store, then hits the cache', async () => {
     const ref = await push(base, 'pull/base');
     const cache = await freshCache();
-    const first = await pullImage(openImageSource(ref), { cache, overlayWhiteouts: overlay });
+    const first = await pullImage(openImageSource(ref), { cache, overlayWhiteouts: overlay, keepLayerBlobs: true });
     expect(first.digest).toBe(base.manifest.descriptor.digest);
     expect(first.layers.map((l) => l.cacheHit)).toEqual([false, false]);
     expect(first.snapshots[1]!.whiteouts).toContain('etc/old');
@@ -78,6 +79,31 @@ describe('pullImage', () => {
     const second = await pullImage(openImageSource(ref), { cache, overlayWhiteouts: overlay });
     expect(second.layers.map((l) => l.cacheHit)).toEqual([true, true]);
     expect(second.snapshots.map((s) => s.dir)).toEqual(first.snapshots.map((s) => s.dir));
+    await expectNothingLeft(cache);
+  });
+
+  it('keeps only manifests and configs as blobs unless asked to keep layer blobs', async () => {
+    const ref = await push(base, 'pull/discard');
+    const cache = await freshCache();
+    const image = await pullImage(openImageSource(ref), { cache, overlayWhiteouts: overlay });
+    expect(await cache.blobs.has(base.manifest.descriptor.digest)).toBe(true);
+    expect(await cache.blobs.has(base.config.descriptor.digest)).toBe(true);
+    for (const layer of base.layers) expect(await cache.blobs.has(layer.descriptor.digest)).toBe(false);
+    expect(image.snapshots).toHaveLength(2);
+  });
+
+  it('unpacks a kept layer blob again without downloading when its snapshot was evicted', async () => {
+    const ref = await push(base, 'pull/reunpack');
+    const cache = await freshCache();
+    await pullImage(openImageSource(ref), { cache, overlayWhiteouts: overlay, keepLayerBlobs: true });
+    await cache.snapshots.remove(base.layers[0]!.descriptor.digest);
+    proxy.reset();
+    const again = await pullImage(openImageSource(`${proxy.address}/pull/reunpack:v1`), { cache, overlayWhiteouts: overlay });
+    expect(again.layers.map((l) => [l.cacheHit, l.blobHit])).toEqual([
+      [false, true],
+      [true, true],
+    ]);
+    expect(proxy.requests.filter((r) => r.path.includes('/blobs/'))).toEqual([]);
     await expectNothingLeft(cache);
   });
 
@@ -114,6 +140,27 @@ describe('pullImage', () => {
     expect(existsSync(cache.blobs.path(layer.digest))).toBe(false);
     expect(await cache.snapshots.get(layer.digest)).toBeUndefined();
     await expectNothingLeft(cache);
+  });
+
+  it('streams a layer larger than the unpack flow-control window intact, and drops it when corrupt', async () => {
+    const payload = randomBytes(12 * 2 ** 20);
+    const image = layeredTestImage([[{ path: 'random.bin', type: 'file', data: payload }]]);
+    await push(image, 'pull/large');
+    const cache = await freshCache();
+    const pulled = await pullImage(openImageSource(`${registry.address}/pull/large:v1`), { cache, overlayWhiteouts: overlay });
+    expect((await readFile(join(pulled.snapshots[0]!.dir, 'random.bin'))).equals(payload)).toBe(true);
+
+    const hex = digestHex(image.layers[0]!.descriptor.digest);
+    const stored = join(registry.dir, 'data/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const bytes = await readFile(stored);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    await writeFile(stored, bytes);
+    const other = await freshCache();
+    await expect(pullImage(openImageSource(`${registry.address}/pull/large:v1`), { cache: other, overlayWhiteouts: overlay })).rejects.toMatchObject({
+      code: expect.stringMatching(/^(BLOB_DIGEST_MISMATCH|UNPACK_CORRUPT)$/),
+    });
+    expect(await other.snapshots.get(image.layers[0]!.descriptor.digest)).toBeUndefined();
+    await expectNothingLeft(other);
   });
 
   it('caches nothing from a truncated transfer', async () => {

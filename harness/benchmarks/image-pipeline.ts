@@ -5,7 +5,7 @@
  * - seed: the reference pipeline, to an extracted rootfs;
  * - cached: rootfs ready for an image already in the cache (reference resolved, snapshots composed).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startLocalRegistry } from '../cluster/local-registry.js';
@@ -14,7 +14,7 @@ import { materializeRootfs, releaseMaterializedRootfs } from '../../runner/oci/m
 import { openImageSource } from '../../runner/oci/open-source.js';
 import { overlayAvailable } from '../../runner/oci/overlay.js';
 import { pullImage, type PulledImage } from '../../runner/oci/puller.js';
-import { buildAndPush } from './build-fixture-image.js';
+import { buildAndPublish } from '../../runner/oci/build/publish.js';
 import { seedPull } from './seed-pipeline.js';
 import { shuffled, summarize, type Summary } from '../measure/stats.js';
 import { machineFingerprint, type MachineFingerprint } from '../measure/fingerprint.js';
@@ -39,6 +39,8 @@ export interface ImageBenchResult {
   machine: MachineFingerprint;
   image: { reference: string; digest: string; layers: number; compressedBytes: number; unpackedBytes: number; entries: number };
   composeMode: string;
+  /** Filesystem of the work directory (caches, rootfs, the reference pipeline's files). */
+  storage: { dir: string; filesystem: 'tmpfs' | 'other' };
   variants: {
     cold: { totalMs: Summary; resolveMs: Summary; pullMs: Summary; unpackMs: Summary; composeMs: Summary };
     seed: { totalMs: Summary; copyMs: Summary; extractMs: Summary };
@@ -57,7 +59,7 @@ export async function runImageBenchmark(options: ImageBenchOptions): Promise<Ima
   const registry = await startLocalRegistry({ dir: join(workDir, 'registry'), port: 0 });
   try {
     progress(`registry at ${registry.address}; building ${options.specPath}`);
-    const built = await buildAndPush(options.specPath, `${registry.address}/bench/image:latest`, join(workDir, 'build'));
+    const built = await buildAndPublish(options.specPath, { tag: `${registry.address}/bench/image:latest`, push: true });
     progress(`image ${built.reference} ${built.digest} (${built.layers} layers, ${(built.compressedBytes / 2 ** 20).toFixed(1)} MiB compressed)`);
     const overlayWhiteouts = await overlayAvailable();
 
@@ -128,6 +130,7 @@ export async function runImageBenchmark(options: ImageBenchOptions): Promise<Ima
       machine: await machineFingerprint(),
       image: describeImage(built.reference, warmPull),
       composeMode,
+      storage: { dir: workDir, filesystem: (await statfs(workDir)).type === 0x01021994 ? 'tmpfs' : 'other' },
       variants,
       speedupOverSeed,
       targets: [

@@ -18,6 +18,7 @@ interface PullArgs extends JsonFlag {
   platform?: string;
   insecure: boolean;
   allowSetid: boolean;
+  keepLayerBlobs: boolean;
   maxUnpackedBytes: string;
   maxEntries: number;
 }
@@ -40,6 +41,7 @@ function pullOptions(yargs: Argv): Argv<PullArgs> {
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from an index (default linux/amd64)' })
     .option('insecure', { type: 'boolean', default: false, describe: 'Allow plain HTTP to a registry that is not on loopback' })
     .option('allow-setid', { type: 'boolean', default: false, describe: 'Keep setuid/setgid bits from the layers' })
+    .option('keep-layer-blobs', { type: 'boolean', default: false, describe: 'Also keep compressed layer blobs in the cache (snapshots are always kept)' })
     .option('max-unpacked-bytes', { type: 'string', default: '8Gi', describe: 'Refuse images that unpack to more than this' })
     .option('max-entries', { type: 'number', default: DEFAULT_UNPACK_LIMITS.maxEntries, describe: 'Refuse images with more tar entries than this' })
     .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' }) as unknown as Argv<PullArgs>;
@@ -52,6 +54,7 @@ async function pull(argv: PullArgs): Promise<{ cache: ImageCache; image: PulledI
     cache,
     ...(argv.platform ? { platform: parsePlatform(argv.platform) } : {}),
     allowSetid: argv.allowSetid,
+    keepLayerBlobs: argv.keepLayerBlobs,
     limits: { maxUnpackedBytes: parseByteSize(argv.maxUnpackedBytes, '--max-unpacked-bytes'), maxEntries: argv.maxEntries },
     overlayWhiteouts: await overlayAvailable(),
   });

@@ -10,8 +10,9 @@ import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { McpWarmError } from '../errors.js';
 import { DigestVerifier } from './digest.js';
-import { decompressorFor } from './decompress.js';
-import { unpackLayer, type UnpackBudget } from './unpack.js';
+import { checkLayerMediaType } from './decompress.js';
+import type { LayerContents, UnpackBudget } from './unpack.js';
+import { sharedUnpackPool } from './unpack-pool.js';
 import type { ImageCache } from './cache/image-cache.js';
 import { snapshotKey } from './cache/image-cache.js';
 import type { SnapshotRecord } from './cache/snapshot-store.js';
@@ -31,6 +32,12 @@ export interface LayerIngestContext {
   limits: UnpackLimits;
   allowSetid: boolean;
   overlayWhiteouts: boolean;
+  /**
+   * Also store compressed layer blobs. Off by default, as containerd's `discard_unpacked_layers`:
+   * the snapshot is what activations use, and writing the blob too costs a third more I/O on the
+   * cold path. With blobs kept, a snapshot evicted alone is unpacked again without a download.
+   */
+  keepLayerBlobs: boolean;
 }
 
 export interface IngestedLayer {
@@ -87,20 +94,29 @@ function isIntegrityError(error: unknown): boolean {
 }
 
 async function streamLayer(context: LayerIngestContext, descriptor: Descriptor, fromCache: boolean): Promise<IngestedLayer> {
-  const decompressor = decompressorFor(descriptor.mediaType);
+  checkLayerMediaType(descriptor.mediaType);
   const prepared = await context.cache.snapshots.prepare();
-  const writer = fromCache ? undefined : context.cache.blobs.createWriter();
+  const writer = fromCache || !context.keepLayerBlobs ? undefined : context.cache.blobs.createWriter();
+  // Each layer alone is held to the image's limits while it streams; the image total is charged after.
+  const job = sharedUnpackPool().unpack(descriptor.mediaType, prepared.treeDir, {
+    budget: { bytesLeft: context.limits.maxUnpackedBytes, entriesLeft: context.limits.maxEntries },
+    layerName: descriptor.digest,
+    allowSetid: context.allowSetid,
+    overlayWhiteouts: context.overlayWhiteouts,
+  });
   let input: Readable | undefined;
   try {
     input = fromCache ? createReadStream(context.cache.blobs.path(descriptor.digest)) : await context.source.openBlob(descriptor);
     const verifier = new DigestVerifier(descriptor, `layer ${descriptor.digest}`);
     input.on('error', (error) => verifier.destroy(error));
     verifier.on('error', (error) => {
-      decompressor.destroy(error);
+      job.input.destroy(error);
       writer?.stream.destroy(error);
     });
+    // An unpack failure stops the download at once (nothing would be kept of it anyway).
+    job.result.catch((error: unknown) => verifier.destroy(error instanceof Error ? error : new Error(String(error))));
     input.pipe(verifier);
-    verifier.pipe(decompressor);
+    verifier.pipe(job.input);
     if (writer) verifier.pipe(writer.stream);
 
     let receivedAt = 0;
@@ -108,23 +124,12 @@ async function streamLayer(context: LayerIngestContext, descriptor: Descriptor, 
       receivedAt = performance.now();
     });
     const written = writer ? finished(writer.stream) : Promise.resolve();
-    const unpacked = unpackLayer(decompressor, prepared.treeDir, {
-      // Each layer alone is held to the image's limits while it streams; the image total is charged after.
-      budget: { bytesLeft: context.limits.maxUnpackedBytes, entriesLeft: context.limits.maxEntries },
-      layerName: descriptor.digest,
-      allowSetid: context.allowSetid,
-      overlayWhiteouts: context.overlayWhiteouts,
-    }).then((contents) => {
-      // Bytes after the tar trailer (padding, the gzip trailer) must still flow through the verifier.
-      decompressor.resume();
-      return contents;
-    });
-    const [verifiedResult, writtenResult, unpackedResult] = await Promise.allSettled([verified, written, unpacked]);
+    const [verifiedResult, writtenResult, unpackedResult] = await Promise.allSettled([verified, written, job.result]);
     // The integrity failure is the cause when there is one; the unpacker only saw its effects.
     for (const result of [verifiedResult, unpackedResult, writtenResult]) {
       if (result.status === 'rejected') throw result.reason;
     }
-    const contents = (unpackedResult as PromiseFulfilledResult<Awaited<typeof unpacked>>).value;
+    const contents = (unpackedResult as PromiseFulfilledResult<LayerContents>).value;
     if (writer) await writer.commit(descriptor.digest);
     const snapshot = await prepared.publish({
       ...contents,
@@ -135,7 +140,9 @@ async function streamLayer(context: LayerIngestContext, descriptor: Descriptor, 
     return { descriptor, snapshot, snapshotHit: false, blobHit: fromCache, receivedAt, readyAt: performance.now() };
   } catch (error) {
     input?.destroy();
-    decompressor.destroy();
+    job.input.destroy(error instanceof Error ? error : new Error(String(error)));
+    // The worker must have stopped writing before its directory is removed.
+    await job.result.catch(() => undefined);
     await Promise.all([writer?.discard(), prepared.discard()]);
     throw error;
   }

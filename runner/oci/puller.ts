@@ -18,6 +18,8 @@ export interface PullOptions {
   platform?: Platform;
   limits?: UnpackLimits;
   allowSetid?: boolean;
+  /** Keep compressed layer blobs besides their snapshots (see LayerIngestContext). */
+  keepLayerBlobs?: boolean;
   /** Write overlayfs whiteout markers into new snapshots (when overlay mounts are available). */
   overlayWhiteouts: boolean;
 }
@@ -77,7 +79,14 @@ export async function pullImage(source: ImageSource, options: PullOptions): Prom
   try {
     const limits = options.limits ?? DEFAULT_UNPACK_LIMITS;
     const budget = { bytesLeft: limits.maxUnpackedBytes, entriesLeft: limits.maxEntries };
-    const context = { cache, source, limits, allowSetid: options.allowSetid ?? false, overlayWhiteouts: options.overlayWhiteouts };
+    const context = {
+      cache,
+      source,
+      limits,
+      allowSetid: options.allowSetid ?? false,
+      overlayWhiteouts: options.overlayWhiteouts,
+      keepLayerBlobs: options.keepLayerBlobs ?? false,
+    };
     // Settle everything before answering, so no ingest is still writing when the caller moves on.
     const [config, layers] = await settleAll([
       fetchConfig(source, cache, manifest.config),

@@ -16,13 +16,16 @@
  *       opaque: [/app/cache]              # hides everything lower layers put in the directory
  *   config: { entrypoint, cmd, env, workingDir, user, labels }
  *
- * `source` and `project` are relative to the spec file. A `mode` is octal however it is written:
- * 0o755, 0755, 755 and "0755" all mean rwxr-xr-x (YAML 1.2 would read 0755 as decimal).
+ * `source` and `project` are relative to the spec file. Entries belong to root unless uid/gid say
+ * otherwise; files default to mode 0644 (a source file's own mode is not used), directories to 0755.
+ * A `mode` is octal however it is written: 0o755, 0755, 755 and "0755" all mean rwxr-xr-x (YAML 1.2
+ * would read 0755 as decimal). Unknown keys are errors.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { isPair, isScalar, parseDocument, visit } from 'yaml';
 import { McpWarmError } from '../../errors.js';
+import { parsePlatform } from '../platform.js';
 import type { Platform } from '../types.js';
 
 export interface SpecProblem {
@@ -85,7 +88,7 @@ const OCTAL_MODE = /^(0o)?[0-7]{1,4}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ARCHITECTURES: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
-export function hostPlatform(): Platform {
+function hostPlatform(): Platform {
   return { os: 'linux', architecture: ARCHITECTURES[process.arch] ?? process.arch };
 }
 
@@ -125,7 +128,9 @@ class Checker {
     if (value !== null) this.mapping(value, path, [], []);
   }
 
+  /** Undefined (a missing key, reported by `mapping` when required) is passed over silently. */
   string(value: unknown, path: string): string | undefined {
+    if (value === undefined) return undefined;
     if (typeof value === 'string' && value !== '' && !value.includes('\0')) return value;
     return this.problem(path, 'expected a non-empty string');
   }
@@ -174,14 +179,17 @@ class Checker {
   }
 }
 
-function parsePlatform(check: Checker, value: unknown): Platform | undefined {
+function specPlatform(check: Checker, value: unknown): Platform | undefined {
   const text = check.string(value, 'platform');
-  const parts = text?.split('/') ?? [];
   if (text === undefined) return undefined;
-  if (parts[0] !== 'linux' || parts.length < 2 || parts.length > 3 || parts.some((part) => !/^[a-z0-9]+$/.test(part))) {
-    return check.problem('platform', 'expected linux/<architecture>[/<variant>], such as linux/amd64');
+  let platform: Platform | undefined;
+  try {
+    platform = parsePlatform(text);
+  } catch {
+    // reported below
   }
-  return parts[2] === undefined ? { os: 'linux', architecture: parts[1]! } : { os: 'linux', architecture: parts[1]!, variant: parts[2] };
+  if (platform?.os !== 'linux') return check.problem('platform', 'expected linux/<architecture>[/<variant>], such as linux/amd64');
+  return platform;
 }
 
 function parseCreated(check: Checker, value: unknown): { created: string; mtime: number } | undefined {
@@ -196,12 +204,12 @@ function parseFileItem(check: Checker, value: unknown, field: string, baseDir: s
   const item = check.mapping(value, field, ['path'], [...kinds, 'mode', 'uid', 'gid']);
   if (!item) return undefined;
   const given = kinds.filter((kind) => item[kind] !== undefined);
-  if (given.length !== 1) return check.problem(field, 'expected exactly one of source, content, symlink, directory');
   const path = check.imagePath(item.path, at(field, 'path'));
   const uid = item.uid === undefined ? 0 : check.integer(item.uid, at(field, 'uid'), 0, 2 ** 31 - 1);
   const gid = item.gid === undefined ? 0 : check.integer(item.gid, at(field, 'gid'), 0, 2 ** 31 - 1);
+  if (given.length !== 1) return check.problem(field, 'expected exactly one of source, content, symlink, directory');
   const kind = given[0]!;
-  if (kind === 'symlink' && item.mode !== undefined) check.problem(at(field, 'mode'), 'unknown key for a symlink (symlinks have no mode)');
+  if (kind === 'symlink' && item.mode !== undefined) return check.problem(at(field, 'mode'), 'unexpected for a symlink (symlinks have no mode)');
   const mode = item.mode === undefined ? (kind === 'directory' ? 0o755 : 0o644) : check.mode(item.mode, at(field, 'mode'));
   if (path === undefined || uid === undefined || gid === undefined || mode === undefined) return undefined;
   const owned = { field, path, uid, gid };
@@ -318,7 +326,7 @@ export function parseImageSpec(text: string, file: string): { spec: ImageSpec | 
   const root = check.mapping(document.toJS(), '', ['platform', 'layers'], ['created', 'config']);
   if (!root) return { spec: undefined, problems: check.problems, inputs };
   const baseDir = dirname(resolve(file));
-  const platform = parsePlatform(check, root.platform);
+  const platform = specPlatform(check, root.platform);
   const created = parseCreated(check, root.created);
   const layerValues = root.layers === undefined ? [] : (check.list(root.layers, 'layers') ?? []);
   if (Array.isArray(root.layers) && layerValues.length === 0) check.problem('layers', 'expected at least one layer');

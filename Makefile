@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node dist/harness/cli/main.js
 BENCH_ARGS ?=
 
-.PHONY: setup system-packages build test bench clean
+.PHONY: setup system-packages build typecheck test bench clean
 
 setup: $(NODE_MODULES_STAMP) system-packages
 
@@ -18,7 +18,11 @@ system-packages:
 build: $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.json
 
-test: setup build
+# Type-checks the tests too (the build leaves them out of dist/).
+typecheck: $(NODE_MODULES_STAMP)
+	npx tsc -p tsconfig.check.json
+
+test: setup build typecheck
 	npx vitest run
 
 bench: setup build

@@ -17,6 +17,7 @@ system-packages:
 
 build: $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.json
+	@chmod +x dist/harness/cli/main.js
 
 # Type-checks the tests too (the build leaves them out of dist/).
 typecheck: $(NODE_MODULES_STAMP)

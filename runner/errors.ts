@@ -46,6 +46,22 @@ export const ERROR_CATALOGUE = {
   ROOTFS_NOT_FOUND: { exit: 2, http: 404, hint: 'No rootfs composed by mcpwarm is recorded at that path.' },
 
   TOOL_MISSING: { exit: 1, http: 500, hint: 'Install the Debian package the message names (`make setup` does it when run as root).' },
+  SANDBOX_UNAVAILABLE: { exit: 2, http: 422, hint: 'The sandbox asked for cannot run here (see the reason); use --sandbox auto to pick the strongest available.' },
+  SANDBOX_LAUNCH_FAILED: { exit: 1, http: 500, hint: 'The sandbox runtime failed to start the server; the message has its output.' },
+  USER_NOT_FOUND: { exit: 2, http: 422, hint: "The image's User names a user or group that its /etc/passwd or /etc/group does not list." },
+  ENTRYPOINT_NOT_FOUND: { exit: 2, http: 422, hint: 'The entrypoint (or command override) names a program that is not in the image.' },
+  SERVER_EXITED: { exit: 1, http: 502, hint: 'The MCP server exited before it was ready; the message ends with the last lines of its stderr.' },
+  SERVER_INIT_TIMEOUT: { exit: 1, http: 504, hint: 'The MCP server did not answer initialize in time (readiness.timeoutMs); its stderr tail is in the message.' },
+  SERVER_PROTOCOL: { exit: 1, http: 502, hint: 'The MCP server wrote something on stdout that is not JSON-RPC, or answered initialize with an error.' },
+
+  REQUEST_INVALID: { exit: 2, http: 400, hint: 'Fix the request body: every problem is listed with its field.' },
+  REQUEST_TOO_LARGE: { exit: 2, http: 413, hint: 'Request bodies are limited in size (see the message).' },
+  AUTH_REQUIRED: { exit: 2, http: 401, hint: 'Send Authorization: Bearer <token> with the token the server was started with.' },
+  AUTH_MISCONFIGURED: { exit: 2, http: 500, hint: 'Give a token (--token-file or the environment), or --insecure-no-auth with a loopback --host.' },
+  IMAGE_NOT_ALLOWED: { exit: 2, http: 403, hint: 'The image is not on the allowlist (--allow registry/repository globs or pinned digests).' },
+  INSTANCE_NOT_FOUND: { exit: 2, http: 404, hint: 'No instance has that id (it may have been deleted or exited).' },
+  SESSION_CONFLICT: { exit: 2, http: 409, hint: 'The instance already has a client session; end it with DELETE on its MCP endpoint first.' },
+
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },
 
   BUILD_SPEC_INVALID: { exit: 2, http: 400, hint: 'Fix every problem listed; the image spec format is described in README.md (Image builder).' },

@@ -12,6 +12,7 @@ interface CatalogueEntry {
 }
 
 export const ERROR_CATALOGUE = {
+  INTERNAL: { exit: 1, http: 500, hint: 'An unexpected failure: the message and the log (stderr) have the details; please report it.' },
   USAGE_INVALID: { exit: 2, http: 400, hint: 'Run the command with --help to see its usage.' },
 
   REF_INVALID: { exit: 2, http: 400, hint: 'Use name[:tag][@sha256:<64 hex>], host[:port]/path:tag, or oci:DIR[:TAG].' },
@@ -59,6 +60,8 @@ export const ERROR_CATALOGUE = {
   AUTH_REQUIRED: { exit: 2, http: 401, hint: 'Send Authorization: Bearer <token> with the token the server was started with.' },
   AUTH_MISCONFIGURED: { exit: 2, http: 500, hint: 'Give a token (--token-file or the environment), or --insecure-no-auth with a loopback --host.' },
   IMAGE_NOT_ALLOWED: { exit: 2, http: 403, hint: 'The image is not on the allowlist (--allow registry/repository globs or pinned digests).' },
+  SERVICE_UNREACHABLE: { exit: 1, http: 502, hint: 'Nothing answered at that URL: is the agent (or controller) running there?' },
+  ROUTE_NOT_FOUND: { exit: 2, http: 404, hint: 'See the API in README.md for the paths and methods served.' },
   INSTANCE_NOT_FOUND: { exit: 2, http: 404, hint: 'No instance has that id (it may have been deleted or exited).' },
   SESSION_CONFLICT: { exit: 2, http: 409, hint: 'The instance already has a client session; end it with DELETE on its MCP endpoint first.' },
 

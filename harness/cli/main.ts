@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { activateCommand } from './activate.js';
+import { agentCommand } from './agent.js';
 import { benchCommand } from './bench.js';
 import { imageCommand } from './image.js';
 import { registryCommand } from './registry.js';
@@ -11,6 +13,8 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]\n\nWarm pool, stdio scaling proxy and benchmark harness for MCP servers.')
   .command(registryCommand)
   .command(imageCommand)
+  .command(agentCommand)
+  .command(activateCommand)
   .command(benchCommand)
   .demandCommand(1)
   .strict()

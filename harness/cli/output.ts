@@ -27,7 +27,7 @@ export function reportError(error: unknown, json: boolean): void {
     return;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  if (json) printJson({ error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } });
+  if (json) printJson({ error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), hint: ERROR_CATALOGUE.INTERNAL.hint } });
   say(`error: ${message}`);
   process.exitCode = 1;
 }

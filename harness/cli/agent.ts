@@ -1,0 +1,59 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadToken } from '../../runner/agent/access.js';
+import { startAgent } from '../../runner/agent/agent.js';
+import { handler, say, type JsonFlag } from './output.js';
+import { defaultCacheDir } from './paths.js';
+
+interface AgentArgs extends JsonFlag {
+  port: number;
+  host: string;
+  cache?: string;
+  cacheSize?: string;
+  sandbox: 'auto' | 'runc' | 'bwrap' | 'chroot' | 'none';
+  tokenFile?: string;
+  insecureNoAuth: boolean;
+  allow: string[];
+  auditLog?: string;
+  readinessTimeoutMs: number;
+}
+
+export const agentCommand: CommandModule<object, AgentArgs> = {
+  command: 'agent',
+  describe: 'Run the runner agent: activates images as sandboxed MCP servers over an HTTP API',
+  builder: (yargs: Argv) =>
+    yargs
+      .option('port', { type: 'number', default: 8080, describe: 'Port to listen on (0: any free port)' })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to bind' })
+      .option('cache', { type: 'string', describe: 'Image cache directory (default $MCPWARM_HOME/cache)' })
+      .option('cache-size', { type: 'string', describe: 'Cache budget such as 10Gi (default IMAGE_CACHE_SIZE, else 10Gi)' })
+      .option('sandbox', { choices: ['auto', 'runc', 'bwrap', 'chroot', 'none'] as const, default: 'auto' as const, describe: 'auto: the strongest available' })
+      .option('token-file', { type: 'string', describe: 'File holding the bearer token (else $MCPWARM_TOKEN)' })
+      .option('insecure-no-auth', { type: 'boolean', default: false, describe: 'Serve without a token (loopback --host only)' })
+      .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Allowed images: registry/repository globs or sha256 digests' })
+      .option('audit-log', { type: 'string', describe: 'Append one JSON line per activation, deletion and refusal' })
+      .option('readiness-timeout-ms', { type: 'number', default: 30_000, describe: 'Default time for a server to answer initialize' }) as unknown as Argv<AgentArgs>,
+  handler: handler(async (argv: AgentArgs) => {
+    const token = await loadToken(argv.tokenFile);
+    const agent = await startAgent({
+      host: argv.host,
+      port: argv.port,
+      cacheDir: argv.cache ?? defaultCacheDir(),
+      ...(argv.cacheSize ? { cacheBudget: argv.cacheSize } : {}),
+      sandbox: argv.sandbox,
+      ...(token !== undefined ? { token } : {}),
+      insecureNoAuth: argv.insecureNoAuth,
+      allow: argv.allow,
+      ...(argv.auditLog ? { auditLogPath: argv.auditLog } : {}),
+      readinessTimeoutMs: argv.readinessTimeoutMs,
+    });
+    say(`agent listening on ${agent.url} (sandbox ${agent.sandbox}${token === undefined ? ', NO AUTH' : ''})`);
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: string) => {
+        say(`${signal}: stopping every instance`);
+        void agent.close().then(resolve);
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+  }),
+};

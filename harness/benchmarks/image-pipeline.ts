@@ -18,19 +18,13 @@ import { buildAndPublish } from '../../runner/oci/build/publish.js';
 import { seedPull } from './seed-pipeline.js';
 import { shuffled, summarize, type Summary } from '../measure/stats.js';
 import { machineFingerprint, type MachineFingerprint } from '../measure/fingerprint.js';
+import type { TargetLine } from '../report/console.js';
 
 export interface ImageBenchOptions {
   specPath: string;
   runs: number;
   workDir: string;
   progress: (line: string) => void;
-}
-
-export interface Target {
-  name: string;
-  expected: string;
-  measured: number;
-  met: boolean;
 }
 
 export interface ImageBenchResult {
@@ -48,7 +42,7 @@ export interface ImageBenchResult {
   };
   /** Seed median over cold median, measured in the same run. */
   speedupOverSeed: number;
-  targets: Target[];
+  targets: TargetLine[];
 }
 
 type Variant = 'cold' | 'seed' | 'cached';

@@ -22,7 +22,7 @@ let agent: RunningAgent;
 let cacheDir: string;
 let auditLog: string;
 
-async function call(method: string, path: string, body?: unknown, token: string | undefined = TOKEN): Promise<{ status: number; json: any; text: string }> {
+async function call(method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; json: any; text: string }> {
   const response = await fetch(new URL(path, agent.url), {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -85,10 +85,10 @@ afterAll(async () => {
 describe('health, readiness, metrics', () => {
   it('answers without a token', async () => {
     expect((await call('GET', '/health', undefined, undefined)).json).toEqual({ status: 'ok' });
-    const ready = await call('GET', '/ready', undefined, undefined);
+    const ready = await call('GET', '/ready', undefined, null);
     expect(ready.status).toBe(200);
     expect(ready.json).toMatchObject({ ready: true, cacheWritable: true, sandbox: agent.sandbox });
-    const metrics = await call('GET', '/metrics', undefined, undefined);
+    const metrics = await call('GET', '/metrics', undefined, null);
     for (const name of ['mcp_warmpool_activation_duration_seconds', 'mcp_warmpool_activation_errors_total', 'mcp_warmpool_image_pull_duration_seconds', 'mcp_warmpool_live_instances']) {
       expect(metrics.text).toContain(name);
     }
@@ -100,7 +100,7 @@ describe('health, readiness, metrics', () => {
 });
 
 describe('access control', () => {
-  it.each([undefined, 'wrong-token'])('answers 401 to token %j', async (token) => {
+  it.each([null, 'wrong-token'])('answers 401 to token %j', async (token) => {
     const answer = await call('POST', '/activate', { image: images.fixture }, token);
     expect(answer.status).toBe(401);
     expect(answer.json.error.code).toBe('AUTH_REQUIRED');
@@ -210,7 +210,7 @@ describe('bad input', () => {
     ['a server that never initializes', { image: 'FIXTURE', env: { FIXTURE_NEVER_INITIALIZE: '1' }, readiness: { timeoutMs: 500 } }, 504, 'SERVER_INIT_TIMEOUT'],
     ['a server that writes garbage', { image: 'FIXTURE', env: { FIXTURE_GARBAGE_STDOUT: '1' } }, 502, 'SERVER_PROTOCOL'],
     ['an override naming a missing binary', { image: 'FIXTURE', entrypoint: ['/usr/bin/nonexistent'] }, 422, 'ENTRYPOINT_NOT_FOUND'],
-  ])('%s: %i %s, nothing left behind', async (_name, body, status, code) => {
+  ])('%s: %s %s, nothing left behind', async (_name, body, status, code) => {
     const payload =
       typeof body === 'string'
         ? body

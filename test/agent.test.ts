@@ -167,6 +167,21 @@ describe('activation', () => {
     await expectNothingLeft();
   });
 
+  it('prunes the cache on request, sparing what live instances use', async () => {
+    const live = await activateFixture();
+    expect((await call('POST', '/cache/prune')).status).toBe(200);
+    const whileLive = await activateFixture();
+    expect(whileLive.cache.layersMissed).toBe(0);
+    await call('DELETE', `/instances/${live.instanceId}`);
+    await call('DELETE', `/instances/${whileLive.instanceId}`);
+    const pruned = await call('POST', '/cache/prune');
+    expect(pruned.json.evicted).toBeGreaterThan(0);
+    const after = await activateFixture();
+    expect(after.cache.layersHit).toBe(0);
+    await call('DELETE', `/instances/${after.instanceId}`);
+    await expectNothingLeft();
+  });
+
   it('honours entrypoint and command overrides', async () => {
     const info = await activateFixture({ entrypoint: ['node'], command: ['/app/server.mjs'] });
     expect(info.serverInfo).toBeTruthy();

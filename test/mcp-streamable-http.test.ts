@@ -135,14 +135,31 @@ async function rawSession(url: URL): Promise<string> {
   return id!;
 }
 
-/** The JSON-RPC messages of a response, JSON or a finished SSE stream. */
+/** The JSON-RPC messages of an SSE response, as they arrive. */
+async function* sseMessages(response: Response): AsyncGenerator<Record<string, any>> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffered += value;
+    for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+      const data = buffered
+        .slice(0, end)
+        .split('\n')
+        .find((line) => line.startsWith('data: '));
+      buffered = buffered.slice(end + 2);
+      if (data) yield JSON.parse(data.slice('data: '.length));
+    }
+  }
+}
+
+/** The JSON-RPC messages of a response: one JSON body, or every message of an SSE stream until it ends. */
 async function messagesOf(response: Response): Promise<Array<Record<string, any>>> {
-  const text = await response.text();
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return [JSON.parse(text)];
-  return text
-    .split('\n\n')
-    .filter((event) => event.includes('data: '))
-    .map((event) => JSON.parse(event.slice(event.indexOf('data: ') + 'data: '.length)));
+  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return [(await response.json()) as Record<string, any>];
+  const messages: Array<Record<string, any>> = [];
+  for await (const message of sseMessages(response)) messages.push(message);
+  return messages;
 }
 
 const callWork = (id: number | string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'work', arguments: args } });
@@ -347,6 +364,43 @@ describe('Streamable HTTP endpoint, raw HTTP', () => {
     expect(bridge.sentToServer.map(method)).toEqual(['initialize', 'notifications/initialized']);
     const ok = await post(bridge.url, { jsonrpc: '2.0', id: 'ping', method: 'ping' }, { 'mcp-session-id': session });
     expect(await messagesOf(ok)).toEqual([{ jsonrpc: '2.0', id: 'ping', result: {} }]);
+  });
+
+  it('sends a server -> client request on the stream of the request in flight, else on the GET stream', async () => {
+    const bridge = await startBridge(['-e', SAMPLING_SERVER]);
+    const headers = { 'mcp-session-id': await rawSession(bridge.url) };
+    const sampled = (id: string, text: string) => ({ jsonrpc: '2.0', id, result: { model: 'm', role: 'assistant', content: { type: 'text', text } } });
+    const ask = (id: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'ask', arguments: {} } });
+
+    const call = sseMessages(await post(bridge.url, ask('streamed'), headers));
+    expect((await call.next()).value).toMatchObject({ id: 'sample-1', method: 'sampling/createMessage' });
+    expect((await post(bridge.url, sampled('sample-1', 'one'), headers)).status).toBe(202);
+    expect((await call.next()).value).toEqual({ jsonrpc: '2.0', id: 'streamed', result: { content: [{ type: 'text', text: 'sampled: one' }] } });
+    expect((await call.next()).done).toBe(true);
+
+    // A plain JSON reply cannot carry it: it goes on the GET stream.
+    const standalone = sseMessages(await fetch(bridge.url, { headers: { ...headers, accept: 'text/event-stream' } }));
+    const jsonCall = post(bridge.url, ask('plain'), { ...headers, accept: 'application/json' });
+    expect((await standalone.next()).value).toMatchObject({ id: 'sample-2', method: 'sampling/createMessage' });
+    expect((await post(bridge.url, sampled('sample-2', 'two'), headers)).status).toBe(202);
+    expect(await (await jsonCall).json()).toEqual({ jsonrpc: '2.0', id: 'plain', result: { content: [{ type: 'text', text: 'sampled: two' }] } });
+    // Each answer reached the server once, with the id the server gave its request.
+    expect(bridge.sentToServer.filter((message) => 'result' in message).map((message) => (message as { id: unknown }).id)).toEqual(['sample-1', 'sample-2']);
+  });
+
+  it('close() cancels what is in flight, ends the sessions and refuses new ones', async () => {
+    const bridge = await startBridge();
+    const session = await rawSession(bridge.url);
+    const inFlight = post(bridge.url, callWork(1, { latencyMs: 10_000 }), { 'mcp-session-id': session, accept: 'application/json' });
+    const forwarded = (await bridge.waitForSent((message) => method(message) === 'tools/call')) as Record<string, any>;
+    await bridge.endpoint.close();
+    expect(bridge.endpoint.sessionCount).toBe(0);
+    // A plain JSON reply needs a body: the cancelled call gets an error.
+    expect(await (await inFlight).json()).toEqual({ jsonrpc: '2.0', id: 1, error: { code: -32000, message: 'the request was cancelled: the MCP endpoint closed' } });
+    const cancelled = (await bridge.waitForSent((message) => method(message) === 'notifications/cancelled')) as Record<string, any>;
+    expect(cancelled.params.requestId).toBe(forwarded.id);
+    const refused = await post(bridge.url, { jsonrpc: '2.0', id: 2, method: 'initialize', params: {} });
+    expect(refused.status).toBe(503);
   });
 
   it('opens one GET stream per session', async () => {

@@ -17,6 +17,7 @@ import { requireExecutable, run } from '../runner/exec.js';
 import { buildImage } from '../runner/oci/build/builder.js';
 import { hostCgroupPlacements, launchCgroupDirs, type CgroupController } from '../runner/sandbox/cgroup.js';
 import { allSandboxes, sandboxReport, selectSandbox } from '../runner/sandbox/registry.js';
+import { envRecord } from '../runner/sandbox/process.js';
 import { RuncSandbox } from '../runner/sandbox/runc/index.js';
 import type { LaunchSpec, Sandbox, SandboxName, SandboxedProcess } from '../runner/sandbox/types.js';
 import { caught } from './support/caught.js';
@@ -28,7 +29,10 @@ const APP_USER = { uid: 1000, gid: 1000, additionalGids: [] };
 const INITIALIZE = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sandbox-test', version: '1' } };
 
 let work: string;
-/** The fixture image's layers unpacked; /app/broken.sh names an interpreter the image lacks. */
+/**
+ * The fixture image's layers unpacked, plus scripts: /app/start.mjs starts the server through its
+ * #! line (/app/start-on-host.mjs does on the host), /app/broken.sh names an interpreter the image lacks.
+ */
 let rootfs: string;
 /** A tree with the fixture's entrypoint but /proc a regular file: no namespaced runtime can mount proc there. */
 let procFileRootfs: string;
@@ -52,6 +56,8 @@ beforeAll(async () => {
     await image.cleanup();
   }
   await writeFile(join(rootfs, 'app/broken.sh'), '#!/bin/no-such-shell\n', { mode: 0o755 });
+  await writeFile(join(rootfs, 'app/start.mjs'), "#!/usr/local/bin/node\nimport '/app/server.mjs';\n", { mode: 0o755 });
+  await writeFile(join(rootfs, 'app/start-on-host.mjs'), `#!${process.execPath}\nimport '${join(rootfs, 'app/server.mjs')}';\n`, { mode: 0o755 });
   procFileRootfs = join(work, 'proc-file-rootfs');
   for (const dir of ['app', 'dev', 'usr/local/bin']) await mkdir(join(procFileRootfs, dir), { recursive: true });
   await writeFile(join(procFileRootfs, 'usr/local/bin/node'), '', { mode: 0o755 });
@@ -128,9 +134,19 @@ async function cgroupMembers(id: string): Promise<number[]> {
   return procs.split('\n').filter(Boolean).map(Number);
 }
 
+/** Whether `pid` still runs: gone, or dead and waiting for the host's init to reap it (orphans go there), is not. */
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
+}
+
 /** Nothing of the launch is left: process, cgroups, runc container, bundle, scratch directory. */
 async function expectNothingLeft(spec: LaunchSpec, pids: number[] = []): Promise<void> {
-  for (const pid of pids) expect(existsSync(`/proc/${pid}`), `process ${pid}`).toBe(false);
+  for (const pid of pids) expect(await isRunning(pid), `process ${pid}`).toBe(false);
   for (const dir of launchCgroupDirs(spec.id)) expect(existsSync(dir), dir).toBe(false);
   expect(await new RuncSandbox().containers()).not.toContain(spec.id);
   expect(existsSync(spec.workDir), spec.workDir).toBe(false);
@@ -142,20 +158,23 @@ interface SandboxCase {
   namespaces: boolean;
   /** The fixture server's command line in this sandbox. */
   serverArgv(): string[];
+  /** A script that starts the fixture server through its #! line. */
+  script(): string;
   /** A launch that the runtime itself fails, and what its output says. */
   failingLaunch(): Partial<LaunchSpec>;
   failureOutput: RegExp;
 }
 
 const CASES: SandboxCase[] = [
-  { name: 'runc', namespaces: true, serverArgv: () => IMAGE_ARGV, failingLaunch: () => ({ rootfs: procFileRootfs }), failureOutput: /proc/ },
-  { name: 'bwrap', namespaces: true, serverArgv: () => IMAGE_ARGV, failingLaunch: () => ({ rootfs: procFileRootfs }), failureOutput: /proc/ },
-  { name: 'chroot', namespaces: false, serverArgv: () => IMAGE_ARGV, failingLaunch: () => ({ argv: ['/app/broken.sh'] }), failureOutput: /No such file/ },
+  { name: 'runc', namespaces: true, serverArgv: () => IMAGE_ARGV, script: () => '/app/start.mjs', failingLaunch: () => ({ rootfs: procFileRootfs }), failureOutput: /proc/ },
+  { name: 'bwrap', namespaces: true, serverArgv: () => IMAGE_ARGV, script: () => '/app/start.mjs', failingLaunch: () => ({ rootfs: procFileRootfs }), failureOutput: /proc/ },
+  { name: 'chroot', namespaces: false, serverArgv: () => IMAGE_ARGV, script: () => '/app/start.mjs', failingLaunch: () => ({ argv: ['/app/broken.sh'] }), failureOutput: /No such file/ },
   {
     name: 'none',
     namespaces: false,
     // On the host: the host's node runs the server file of the unpacked image.
     serverArgv: () => [process.execPath, join(rootfs, 'app/server.mjs')],
+    script: () => join(rootfs, 'app/start-on-host.mjs'),
     failingLaunch: () => ({ argv: [join(rootfs, 'app/broken.sh')] }),
     failureOutput: /No such file/,
   },
@@ -198,7 +217,35 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
     await expectNothingLeft(spec, [server.pid]);
   });
 
+  it('starts a script through its interpreter', async (context) => {
+    const sandbox = await usable(name, context);
+    const spec = await launchSpec(name, { argv: [sandboxCase.script()] });
+    const server = await sandbox.launch(spec);
+    try {
+      const next = messages(server.stdout);
+      sendInitialize(server);
+      expect((await next()).result.serverInfo.name).toBe('mcp-fixture-server');
+    } finally {
+      await server.stop(2000);
+    }
+    await expectNothingLeft(spec, [server.pid]);
+  });
+
   if (sandboxCase.namespaces) {
+    it('gives a root server only the minimal capabilities', async (context) => {
+      const sandbox = await usable(name, context);
+      const spec = await launchSpec(name, { user: { uid: 0, gid: 0, additionalGids: [] } });
+      const server = await sandbox.launch(spec);
+      try {
+        expect(await statusField(server.pid, 'Uid')).toEqual(['0', '0', '0', '0']);
+        // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
+        expect(await statusField(server.pid, 'CapEff')).toEqual(['0000000020000420']);
+      } finally {
+        await server.stop(2000);
+      }
+      await expectNothingLeft(spec, [server.pid]);
+    });
+
     it('shares the host network only when asked', async (context) => {
       const sandbox = await usable(name, context);
       const spec = await launchSpec(name, { network: true });
@@ -249,7 +296,8 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
   it('kills a server that ignores SIGTERM after the grace period, with everything it started', async (context) => {
     const sandbox = await usable(name, context);
     const script = [
-      "const child = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });",
+      // stdio inherited: the chroot sandbox has no /dev/null to ignore output into.
+      "const child = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'inherit' });",
       "process.on('SIGTERM', () => {});",
       "console.log(JSON.stringify({ started: child.pid }));",
       'setInterval(() => {}, 1000);',
@@ -292,11 +340,11 @@ describe('launch overhead', () => {
 
   it('is measured against a bare spawn of the same server', async (context) => {
     for (const { name } of CASES) await usable(name, context);
-    const runs = 3;
+    const runs = 5;
     const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     const bare: number[] = [];
     for (let index = 0; index < runs; index += 1) {
-      const child = spawn(process.execPath, [join(rootfs, 'app/server.mjs')], { stdio: ['pipe', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, [join(rootfs, 'app/server.mjs')], { env: envRecord(IMAGE_ENV), stdio: ['pipe', 'pipe', 'ignore'] });
       bare.push(await timeToFirstByte(async () => ({ stdin: child.stdin, stdout: child.stdout })));
       child.kill('SIGKILL');
     }

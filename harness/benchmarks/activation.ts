@@ -3,7 +3,7 @@
  * interleaved in random order every round, for each server:
  * - bare: the server spawned on the host (the floor: the server's own start);
  * - warm: agent activation with the image cached;
- * - cold: agent activation with an empty cache (a fresh agent each time);
+ * - cold: agent activation with an empty cache (a running agent whose cache is pruned first);
  * - seed: skopeo copy + tar -xf of each layer + chroot exec, as the warm-pool write-up does.
  */
 import { spawn } from 'node:child_process';
@@ -11,7 +11,6 @@ import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { run, requireExecutable } from '../../runner/exec.js';
-import { unmountUnder } from '../../runner/mounts.js';
 import type { InstanceInfo, ActivationPhases } from '../../runner/agent/instance.js';
 import { buildAndPublish } from '../../runner/oci/build/publish.js';
 import { StdioMcpConnection } from '../../runner/mcp/stdio-connection.js';
@@ -116,6 +115,11 @@ async function activateOnce(agent: AgentProcess, image: string): Promise<{ ms: n
   return { ms, info: body };
 }
 
+async function pruneCache(agent: AgentProcess): Promise<void> {
+  const response = await fetch(new URL('/cache/prune', agent.url), { method: 'POST', headers: { authorization: `Bearer ${agent.token}` } });
+  if (response.status !== 200) throw new Error(`cache prune failed: ${response.status} ${await response.text()}`);
+}
+
 function medianPhases(samples: ActivationPhases[]): Record<keyof ActivationPhases, number> {
   const keys = ['resolveMs', 'pullMs', 'unpackMs', 'mountMs', 'startMs', 'initializeMs', 'totalMs'] as const;
   return Object.fromEntries(keys.map((key) => [key, summarize(samples.map((s) => s[key])).p50])) as Record<keyof ActivationPhases, number>;
@@ -128,6 +132,8 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
   await chmod(workDir, 0o755);
   const registry = await startLocalRegistry({ dir: join(workDir, 'registry'), port: 0 });
   const warmAgent = await startAgentProcess({ cacheDir: join(workDir, 'warm-cache'), sandbox: options.sandbox, token: TOKEN });
+  // "Not cached" means an empty cache on a running agent: its cache is pruned before each activation.
+  const coldAgent = await startAgentProcess({ cacheDir: join(workDir, 'cold-cache'), sandbox: options.sandbox, token: TOKEN });
   try {
     // Idle: started, nothing activated yet.
     await new Promise((r) => setTimeout(r, 500));
@@ -139,7 +145,9 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
       const published = await buildAndPublish(server.spec, { tag: `${registry.address}/bench/${name}:1`, push: true });
       const hostArgv = await server.hostCommand(workDir);
       const chroot = requireExecutable('chroot', 'coreutils');
+      // Warm-up of both agents (and of the cold one's unpack workers); not measured.
       await activateOnce(warmAgent, published.reference);
+      await activateOnce(coldAgent, published.reference);
 
       const samples: Record<Variant, number[]> = { bare: [], warm: [], cold: [], seed: [] };
       const phases: Record<'warm' | 'cold', ActivationPhases[]> = { warm: [], cold: [] };
@@ -152,18 +160,11 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
           samples.warm.push(ms);
           phases.warm.push(info.phases);
         },
-        cold: async (round) => {
-          const cacheDir = join(workDir, `cold-${name}-${round}`);
-          const agent = await startAgentProcess({ cacheDir, sandbox: options.sandbox, token: TOKEN });
-          try {
-            const { ms, info } = await activateOnce(agent, published.reference);
-            samples.cold.push(ms);
-            phases.cold.push(info.phases);
-          } finally {
-            await agent.stop();
-            await unmountUnder(cacheDir);
-            await rm(cacheDir, { recursive: true, force: true });
-          }
+        cold: async () => {
+          await pruneCache(coldAgent);
+          const { ms, info } = await activateOnce(coldAgent, published.reference);
+          samples.cold.push(ms);
+          phases.cold.push(info.phases);
         },
         seed: async (round) => {
           const dir = join(workDir, `seed-${name}-${round}`);
@@ -215,6 +216,7 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
       targets,
     };
   } finally {
+    await coldAgent.stop();
     await warmAgent.stop();
     await registry.stop();
   }

@@ -118,6 +118,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         throw error;
       }
     }
+    if (req.method === 'POST' && path === '/cache/prune') {
+      const { evicted, bytesAfter } = await cache.prune();
+      return sendJson(res, 200, { evicted: evicted.length, bytesFreed: evicted.reduce((sum, e) => sum + e.bytes, 0), bytesAfter });
+    }
     if (req.method === 'GET' && path === '/instances') return sendJson(res, 200, { instances: [...instances.values()].map((i) => i.info) });
     const match = /^\/instances\/([a-z0-9][a-z0-9-]{0,62})(\/logs|\/mcp)?$/.exec(path);
     const instance = match ? instances.get(match[1]!) : undefined;

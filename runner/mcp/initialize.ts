@@ -60,19 +60,15 @@ function withStderr(message: string, stderrTail: string): string {
 /** A result of the wrong shape; the probe turns it into SERVER_PROTOCOL with the stderr tail. */
 class MalformedResult extends Error {}
 
-function malformed(message: string): MalformedResult {
-  return new MalformedResult(message);
-}
-
 function readInitializeResult(result: unknown): Omit<Readiness, 'initializeMs' | 'tools'> {
-  if (!isJsonObject(result)) throw malformed('the initialize result is not an object');
+  if (!isJsonObject(result)) throw new MalformedResult('the initialize result is not an object');
   const { protocolVersion, capabilities, serverInfo, instructions } = result;
-  if (typeof protocolVersion !== 'string') throw malformed('the initialize result has no protocolVersion string');
-  if (!isJsonObject(capabilities)) throw malformed('the initialize result has no capabilities object');
+  if (typeof protocolVersion !== 'string') throw new MalformedResult('the initialize result has no protocolVersion string');
+  if (!isJsonObject(capabilities)) throw new MalformedResult('the initialize result has no capabilities object');
   if (!isJsonObject(serverInfo) || typeof serverInfo.name !== 'string') {
-    throw malformed('the initialize result has no serverInfo with a name');
+    throw new MalformedResult('the initialize result has no serverInfo with a name');
   }
-  if (instructions !== undefined && typeof instructions !== 'string') throw malformed('the initialize result has non-string instructions');
+  if (instructions !== undefined && typeof instructions !== 'string') throw new MalformedResult('the initialize result has non-string instructions');
   return {
     protocolVersion,
     capabilities,
@@ -88,14 +84,14 @@ async function listAllTools(call: (params: JsonObject | undefined) => Promise<un
   for (let page = 0; page < MAX_TOOL_PAGES; page += 1) {
     const result = await call(cursor === undefined ? undefined : { cursor });
     if (!isJsonObject(result) || !Array.isArray(result.tools) || !result.tools.every(isJsonObject)) {
-      throw malformed('the tools/list result has no tools array of objects');
+      throw new MalformedResult('the tools/list result has no tools array of objects');
     }
     tools.push(...result.tools);
     if (result.nextCursor === undefined) return tools;
-    if (typeof result.nextCursor !== 'string') throw malformed('the tools/list result has a non-string nextCursor');
+    if (typeof result.nextCursor !== 'string') throw new MalformedResult('the tools/list result has a non-string nextCursor');
     cursor = result.nextCursor;
   }
-  throw malformed(`tools/list returned more than ${MAX_TOOL_PAGES} pages`);
+  throw new MalformedResult(`tools/list returned more than ${MAX_TOOL_PAGES} pages`);
 }
 
 /** Initializes the server and resolves once it is ready; each failure is a coded error ending with the stderr tail. */

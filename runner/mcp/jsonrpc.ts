@@ -82,7 +82,8 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isId(value: unknown): value is JsonRpcId {
+/** Also the type of MCP progress tokens. */
+export function isJsonRpcId(value: unknown): value is JsonRpcId {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 }
 
@@ -98,18 +99,18 @@ export function toJsonRpcMessage(value: unknown): JsonRpcMessage | string {
     if (value.params !== undefined && !isJsonObject(value.params)) return 'params is not an object';
     if ('result' in value || 'error' in value) return 'a request or notification with result or error';
     if (!('id' in value)) return value as unknown as JsonRpcNotification;
-    return isId(value.id) ? (value as unknown as JsonRpcRequest) : 'id is not a string or a number';
+    return isJsonRpcId(value.id) ? (value as unknown as JsonRpcRequest) : 'id is not a string or a number';
   }
   if ('result' in value) {
     if ('error' in value) return 'a response with both result and error';
-    return isId(value.id) ? (value as unknown as JsonRpcResult) : 'id is not a string or a number';
+    return isJsonRpcId(value.id) ? (value as unknown as JsonRpcResult) : 'id is not a string or a number';
   }
   if ('error' in value) {
     const error = value.error;
     if (!isJsonObject(error) || !Number.isInteger(error.code) || typeof error.message !== 'string') {
       return 'error is not an object with an integer code and a string message';
     }
-    return isId(value.id) || value.id === null ? (value as unknown as JsonRpcErrorResponse) : 'id is not a string, a number or null';
+    return isJsonRpcId(value.id) || value.id === null ? (value as unknown as JsonRpcErrorResponse) : 'id is not a string, a number or null';
   }
   return 'neither a request, a notification nor a response';
 }

@@ -5,7 +5,7 @@
  * cleanup). A launch either returns a running server or leaves nothing behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readlink, rmdir } from 'node:fs/promises';
+import { readFile, rmdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CleanupStack } from '../cleanup-stack.js';
@@ -77,13 +77,20 @@ export async function pollFor<T>(check: () => Promise<T | undefined>, signal: Ab
   }
 }
 
-/** Resolves with `pid` once that process runs a program `matches` accepts (its /proc/<pid>/exe). */
-export function waitForExec(pid: number, matches: (exe: string) => boolean, signal: AbortSignal): Promise<number> {
+/**
+ * Resolves with `pid` once that process is past the host wrappers it starts as (a cgroup-joining
+ * shell, setpriv, unshare) and runs the server: when its command line is none of the wrappers'.
+ * `stages` are the command lines the process has while in each wrapper, outermost first.
+ */
+export function waitPastWrappers(pid: number, stages: ReadonlyArray<readonly string[]>, signal: AbortSignal): Promise<number> {
+  const wrapperLines = new Set(stages.map((stage) => stage.map((arg) => `${arg}\0`).join('')));
   return pollFor(async () => {
     try {
-      return matches(await readlink(`/proc/${pid}/exe`)) ? pid : undefined;
+      const line = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      // Empty once it has exited: the launch then fails on the exit.
+      return line === '' || wrapperLines.has(line) ? undefined : pid;
     } catch {
-      return undefined; // exiting: the launch fails on the exit
+      return undefined;
     }
   }, signal);
 }

@@ -16,6 +16,7 @@ import type { ServerResponse } from 'node:http';
 import {
   errorResponse,
   isJsonObject,
+  isJsonRpcId,
   isRequest,
   isResponse,
   JSONRPC_ERROR,
@@ -28,10 +29,6 @@ import type { ConnectionClosedError, StdioMcpConnection } from '../stdio-connect
 import { McpHttpError } from './http-io.js';
 import { openReply, type MessageSink } from './reply.js';
 import { idKey, type InFlightRequest, type McpSession } from './session.js';
-
-function isToken(value: unknown): value is string | number {
-  return typeof value === 'string' || typeof value === 'number';
-}
 
 export class BackendRouter {
   private readonly byBackendId = new Map<number, InFlightRequest>();
@@ -62,7 +59,7 @@ export class BackendRouter {
     }
     const backendId = this.backend.reserveId();
     const meta = isJsonObject(request.params?._meta) ? request.params._meta : undefined;
-    const clientProgressToken = isToken(meta?.progressToken) ? meta.progressToken : undefined;
+    const clientProgressToken = isJsonRpcId(meta?.progressToken) ? meta.progressToken : undefined;
     const entry: InFlightRequest = {
       session,
       backendId,
@@ -81,7 +78,7 @@ export class BackendRouter {
     if (notification.method === 'notifications/initialized') return;
     if (notification.method === 'notifications/cancelled') {
       const requestId = notification.params?.requestId;
-      const entry = isToken(requestId) ? session.inFlight.get(idKey(requestId)) : undefined;
+      const entry = isJsonRpcId(requestId) ? session.inFlight.get(idKey(requestId)) : undefined;
       const reason = notification.params?.reason;
       if (entry) this.cancel(entry, typeof reason === 'string' ? reason : 'cancelled by the client');
       return;
@@ -154,7 +151,7 @@ export class BackendRouter {
     if (notification.method === 'notifications/cancelled') {
       // The server gave up a request it sent to a client: tell that client only.
       const requestId = params?.requestId;
-      if (!isToken(requestId)) return;
+      if (!isJsonRpcId(requestId)) return;
       for (const session of this.sessions) {
         const pending = session.serverRequests.get(idKey(requestId));
         if (!pending) continue;

@@ -79,6 +79,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that goes away mid-body may end the request with neither 'end' nor 'error'.
+    req.on('close', () => reject(new Error('the client closed the connection before the body was complete')));
   });
 }
 

@@ -16,15 +16,15 @@
  * maxBodyBytes: 413. Not JSON: 400 with a JSON-RPC parse error (-32700). Batches (JSON arrays),
  * which MCP dropped in 2025-06-18: 400 (-32600). Error bodies are JSON-RPC error objects; see
  * http-io.ts. Once the server has exited, requests in flight get a JSON-RPC error (-32000) saying
- * so, streams close, and new POSTs and GETs get 502 (SERVER_EXITED).
+ * so, streams close, and new POSTs and GETs get 502 (SERVER_EXITED); after close(), 503.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KNOWN_PROTOCOL_VERSIONS, type Readiness } from '../initialize.js';
-import { isNotification, isRequest, JSONRPC_ERROR, toJsonRpcMessage, type JsonRpcId, type JsonRpcRequest } from '../jsonrpc.js';
+import { isJsonRpcId, isNotification, isRequest, JSONRPC_ERROR, toJsonRpcMessage, type JsonRpcId, type JsonRpcRequest } from '../jsonrpc.js';
 import type { StdioMcpConnection } from '../stdio-connection.js';
 import { BackendRouter } from './backend-router.js';
 import { acceptsEventStream, header, McpHttpError, readBody, sendError, sendJson } from './http-io.js';
-import { maxSessionsPolicy, SessionTable, type McpSession, type SessionPolicy } from './session.js';
+import { maxSessionsPolicy, SessionTable, type McpSession } from './session.js';
 
 export interface StreamableHttpEndpointOptions {
   /** The server's connection, already initialized by probeReadiness. */
@@ -34,8 +34,6 @@ export interface StreamableHttpEndpointOptions {
   maxBodyBytes: number;
   /** How many client sessions may be open at once. */
   maxSessions: number;
-  /** Replaces maxSessions when admission depends on more than a count. */
-  sessionPolicy?: SessionPolicy;
 }
 
 export interface StreamableHttpEndpoint {
@@ -52,12 +50,8 @@ function invalid(message: string, id: JsonRpcId | null = null, rpcCode: number =
   return new McpHttpError(400, 'REQUEST_INVALID', message, { rpcCode, id });
 }
 
-function isId(value: unknown): value is JsonRpcId {
-  return typeof value === 'string' || typeof value === 'number';
-}
-
 export function createStreamableHttpEndpoint(options: StreamableHttpEndpointOptions): StreamableHttpEndpoint {
-  const sessions = new SessionTable(options.sessionPolicy ?? maxSessionsPolicy(options.maxSessions));
+  const sessions = new SessionTable(maxSessionsPolicy(options.maxSessions));
   const router = new BackendRouter(options.backend, sessions);
   let closed = false;
 
@@ -111,7 +105,7 @@ export function createStreamableHttpEndpoint(options: StreamableHttpEndpointOpti
     const message = toJsonRpcMessage(value);
     if (typeof message === 'string') {
       const id = (value as { id?: unknown }).id;
-      throw invalid(`Invalid Request: ${message}`, isId(id) ? id : null);
+      throw invalid(`Invalid Request: ${message}`, isJsonRpcId(id) ? id : null);
     }
     if (isRequest(message) && message.method === 'initialize') return initialize(req, res, message);
     const session = requireSession(req);

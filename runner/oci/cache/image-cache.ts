@@ -110,18 +110,27 @@ export class ImageCache {
     return keys;
   }
 
+  /** Evicts every entry nothing uses (no rootfs over it, no pull running); returns what went. */
+  async prune(): Promise<{ evicted: CacheEntry[]; bytesAfter: number }> {
+    return this.evictTo(0, false);
+  }
+
   /**
    * Evicts unused entries until the cache fits its budget. Throws CACHE_BUDGET_EXCEEDED when the
    * entries in use alone exceed it (after evicting everything else).
    */
   async enforceBudget(): Promise<{ evicted: CacheEntry[]; bytesAfter: number }> {
-    const plan = planEviction(await this.entries(), this.budgetBytes, await this.protectedKeys());
+    return this.evictTo(this.budgetBytes, true);
+  }
+
+  private async evictTo(budgetBytes: number, mustFit: boolean): Promise<{ evicted: CacheEntry[]; bytesAfter: number }> {
+    const plan = planEviction(await this.entries(), budgetBytes, await this.protectedKeys());
     for (const entry of plan.evict) {
       const [kind, digest] = splitKey(entry.key);
       if (kind === 'blob') await this.blobs.remove(digest);
       else await this.snapshots.remove(digest);
     }
-    if (plan.overBudget) {
+    if (mustFit && plan.overBudget) {
       throw new McpWarmError(
         'CACHE_BUDGET_EXCEEDED',
         `entries in use hold ${formatBytes(plan.bytesAfter)}, over the cache budget of ${formatBytes(this.budgetBytes)}`,

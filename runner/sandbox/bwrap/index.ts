@@ -95,8 +95,10 @@ async function serverPid(child: ChildProcess, options: string[], signal: AbortSi
   const args = child.stdio[ARGS_FD] as Writable;
   args.on('error', () => undefined); // bwrap died before reading: the launch fails on its exit
   args.end(Buffer.from(options.map((option) => `${option}\0`).join('')));
-  const info = JSON.parse(await readToEnd(child.stdio[INFO_FD] as Readable, signal)) as { 'child-pid': number };
-  return pollFor(() => childOf(info['child-pid']), signal);
+  const info = await readToEnd(child.stdio[INFO_FD] as Readable, signal);
+  if (info === '') throw new Error('bwrap ended before it created the sandbox');
+  const namespaceInit = (JSON.parse(info) as { 'child-pid': number })['child-pid'];
+  return pollFor(() => childOf(namespaceInit), signal);
 }
 
 export class BwrapSandbox implements Sandbox {

@@ -7,11 +7,10 @@
  * supplementary groups, so the gid and groups are set before it by setpriv (uid still root, which
  * the chroot needs), and unshare only changes the uid.
  */
-import { realpath } from 'node:fs/promises';
 import { findExecutable, requireExecutable } from '../../exec.js';
 import { cgroupAttachedCommand, createLaunchCgroup } from '../cgroup.js';
 import { resolveEntrypoint } from '../image-user.js';
-import { envPath, envRecord, launchWith, setprivArgs, signalPid, waitForExec } from '../process.js';
+import { envPath, envRecord, launchWith, setprivArgs, signalPid, waitPastWrappers } from '../process.js';
 import type { LaunchSpec, Sandbox, SandboxAvailability, SandboxedProcess } from '../types.js';
 
 export class ChrootSandbox implements Sandbox {
@@ -31,25 +30,16 @@ export class ChrootSandbox implements Sandbox {
       const [setpriv, unshare] = [requireExecutable('setpriv', 'util-linux'), requireExecutable('unshare', 'util-linux')];
       const env = envRecord(spec.env);
       await resolveEntrypoint(spec.rootfs, spec.argv[0]!, envPath(env), spec.cwd);
-      // The server's /proc/<pid>/exe lies below the canonical rootfs once it runs.
-      const root = await realpath(spec.rootfs);
       const cgroup = await createLaunchCgroup(spec.id, spec.limits);
       if (cgroup) cleanup.push('cgroup', () => cgroup.remove());
-      const command = [
-        setpriv,
-        ...setprivArgs(spec.user, { uid: false }),
-        unshare,
-        `--root=${root}`,
-        `--wd=${spec.cwd}`,
-        `--setuid=${spec.user.uid}`,
-        '--',
-        ...spec.argv,
-      ];
+      const unshareStage = [unshare, `--root=${spec.rootfs}`, `--wd=${spec.cwd}`, `--setuid=${spec.user.uid}`, '--', ...spec.argv];
+      const setprivStage = [setpriv, ...setprivArgs(spec.user, { uid: false }), ...unshareStage];
+      const command = cgroup ? cgroupAttachedCommand(cgroup, env, setprivStage) : setprivStage;
       return {
-        command: cgroup ? cgroupAttachedCommand(cgroup, env, command) : command,
+        command,
         env,
         cwd: '/',
-        started: (_child, pid, signal) => waitForExec(pid, (exe) => exe.startsWith(`${root}/`), signal),
+        started: (_child, pid, signal) => waitPastWrappers(pid, [command, setprivStage, unshareStage], signal),
         signal: (pid, _child, signal) => signalPid(pid, signal),
       };
     });

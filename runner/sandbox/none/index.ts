@@ -3,12 +3,12 @@
  * and limits, but without any isolation; the rootfs is only its working directory when the spec's
  * cwd does not exist on the host. For trusted commands, and the bare-spawn baseline of benchmarks.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { McpWarmError } from '../../errors.js';
 import { requireExecutable } from '../../exec.js';
 import { cgroupAttachedCommand, createLaunchCgroup } from '../cgroup.js';
 import { resolveEntrypoint } from '../image-user.js';
-import { envPath, envRecord, launchWith, setprivArgs, signalPid, waitForExec } from '../process.js';
+import { envPath, envRecord, launchWith, setprivArgs, signalPid, waitPastWrappers } from '../process.js';
 import type { LaunchSpec, Sandbox, SandboxAvailability, SandboxedProcess } from '../types.js';
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -19,7 +19,7 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
-/** The command that runs `spec.argv` as the spec's user: switched by setpriv as root, as is otherwise (when it is already us). */
+/** `spec.argv` as the spec's user: through setpriv as root, as is when this process is that user already. */
 function asUser(spec: LaunchSpec): string[] {
   if (process.getuid?.() === 0) return [requireExecutable('setpriv', 'util-linux'), ...setprivArgs(spec.user, { uid: true }), ...spec.argv];
   if (spec.user.uid === process.getuid?.() && spec.user.gid === process.getgid?.()) return spec.argv;
@@ -40,16 +40,18 @@ export class NoneSandbox implements Sandbox {
     return launchWith('none', spec, async (cleanup) => {
       const env = envRecord(spec.env);
       const cwd = (await isDirectory(spec.cwd)) ? spec.cwd : spec.rootfs;
-      const program = await realpath(await resolveEntrypoint('/', spec.argv[0]!, envPath(env), cwd));
-      const command = asUser(spec);
+      await resolveEntrypoint('/', spec.argv[0]!, envPath(env), cwd);
+      const userCommand = asUser(spec);
       const cgroup = await createLaunchCgroup(spec.id, spec.limits);
       if (cgroup) cleanup.push('cgroup', () => cgroup.remove());
+      const command = cgroup ? cgroupAttachedCommand(cgroup, env, userCommand) : userCommand;
+      // Before it runs the server, the process runs the cgroup-joining shell and setpriv, where used.
+      const wrapperStages = [command, userCommand].filter((stage) => stage !== spec.argv);
       return {
-        command: cgroup ? cgroupAttachedCommand(cgroup, env, command) : command,
+        command,
         env,
         cwd,
-        // Past the host wrappers (sh, setpriv) once its executable is the program's.
-        started: (_child, pid, signal) => waitForExec(pid, (exe) => exe === program, signal),
+        started: (_child, pid, signal) => waitPastWrappers(pid, wrapperStages, signal),
         signal: (pid, _child, signal) => signalPid(pid, signal),
       };
     });

@@ -28,6 +28,7 @@ test: setup build typecheck
 
 bench: setup build
 	$(CLI) bench image $(BENCH_ARGS)
+	$(CLI) bench activation $(BENCH_ARGS)
 
 clean:
 	rm -rf dist reports/runs reports/latest

@@ -63,6 +63,7 @@ export const ERROR_CATALOGUE = {
   SERVICE_UNREACHABLE: { exit: 1, http: 502, hint: 'Nothing answered at that URL: is the agent (or controller) running there?' },
   ROUTE_NOT_FOUND: { exit: 2, http: 404, hint: 'See the API in README.md for the paths and methods served.' },
   INSTANCE_NOT_FOUND: { exit: 2, http: 404, hint: 'No instance has that id (it may have been deleted or exited).' },
+  SESSION_NOT_FOUND: { exit: 2, http: 404, hint: 'Start a new session: POST initialize without Mcp-Session-Id.' },
   SESSION_CONFLICT: { exit: 2, http: 409, hint: 'The instance already has a client session; end it with DELETE on its MCP endpoint first.' },
 
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },

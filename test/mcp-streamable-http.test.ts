@@ -301,7 +301,7 @@ describe('Streamable HTTP endpoint, raw HTTP', () => {
 
     const after = await post(bridge.url, callWork(8, {}), { 'mcp-session-id': session });
     expect(after.status).toBe(404);
-    expect(await after.json()).toMatchObject({ error: { code: -32001, data: { code: 'REQUEST_INVALID' } } });
+    expect(await after.json()).toMatchObject({ error: { code: -32001, data: { code: 'SESSION_NOT_FOUND' } } });
     expect((await fetch(bridge.url, { method: 'DELETE', headers: { 'mcp-session-id': session } })).status).toBe(404);
   });
 

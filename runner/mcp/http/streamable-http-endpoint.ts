@@ -78,9 +78,8 @@ export function createStreamableHttpEndpoint(options: StreamableHttpEndpointOpti
     if (id === undefined) throw invalid('the Mcp-Session-Id header is missing; start a session with initialize first', null, JSONRPC_ERROR.server);
     const session = sessions.get(id);
     if (!session) {
-      throw new McpHttpError(404, 'REQUEST_INVALID', 'no session has this Mcp-Session-Id: it ended or never existed', {
+      throw new McpHttpError(404, 'SESSION_NOT_FOUND', 'no session has this Mcp-Session-Id: it ended or never existed', {
         rpcCode: SESSION_NOT_FOUND_RPC_CODE,
-        hint: 'Start a new session: POST initialize without Mcp-Session-Id.',
       });
     }
     return session;

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -144,12 +144,23 @@ async function isRunning(pid: number): Promise<boolean> {
   }
 }
 
-/** Nothing of the launch is left: process, cgroups, runc container, bundle, scratch directory. */
-async function expectNothingLeft(spec: LaunchSpec, pids: number[] = []): Promise<void> {
+/** No trace of the launch: no process, cgroup, runc container or bundle. */
+async function expectNoTrace(spec: LaunchSpec, pids: number[]): Promise<void> {
   for (const pid of pids) expect(await isRunning(pid), `process ${pid}`).toBe(false);
   for (const dir of launchCgroupDirs(spec.id)) expect(existsSync(dir), dir).toBe(false);
   expect(await new RuncSandbox().containers()).not.toContain(spec.id);
+}
+
+/** After stop(): no trace, and the scratch directory is gone too. */
+async function expectStoppedCleanly(spec: LaunchSpec, pids: number[]): Promise<void> {
+  await expectNoTrace(spec, pids);
   expect(existsSync(spec.workDir), spec.workDir).toBe(false);
+}
+
+/** After a failed launch: no trace, and the scratch directory is left empty to the caller that made it. */
+async function expectFailedCleanly(spec: LaunchSpec): Promise<void> {
+  await expectNoTrace(spec, []);
+  expect(await readdir(spec.workDir)).toEqual([]);
 }
 
 interface SandboxCase {
@@ -183,11 +194,12 @@ const CASES: SandboxCase[] = [
 describe.each(CASES)('the $name sandbox', (sandboxCase) => {
   const { name } = sandboxCase;
 
-  it('runs the server as the image user, within its limits, and stop() leaves nothing', async (context) => {
+  it('runs the server as the image user and groups, within its limits, and stop() leaves nothing', async (context) => {
     const sandbox = await usable(name, context);
     const spec = await launchSpec(name, {
       argv: sandboxCase.serverArgv(),
       env: [...IMAGE_ENV, 'FIXTURE_STDERR_BYTES=16'],
+      user: { ...APP_USER, additionalGids: [27, 1001] },
       limits: { memoryMiB: 256, cpus: 1, pids: 64 },
     });
     const server = await sandbox.launch(spec);
@@ -199,6 +211,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
 
       expect(await statusField(server.pid, 'Uid')).toEqual(['1000', '1000', '1000', '1000']);
       expect(await statusField(server.pid, 'Gid')).toEqual(['1000', '1000', '1000', '1000']);
+      expect(await statusField(server.pid, 'Groups')).toEqual(['27', '1001']);
       expect(await statusField(server.pid, 'NSpid')).toHaveLength(sandboxCase.namespaces ? 2 : 1);
       const sameNetwork = (await readlink(`/proc/${server.pid}/ns/net`)) === (await readlink('/proc/self/ns/net'));
       expect(sameNetwork).toBe(!sandboxCase.namespaces);
@@ -214,7 +227,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
       await server.stop(2000);
     }
     expect(await server.exited).toBeDefined();
-    await expectNothingLeft(spec, [server.pid]);
+    await expectStoppedCleanly(spec, [server.pid]);
   });
 
   it('starts a script through its interpreter', async (context) => {
@@ -228,7 +241,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
     } finally {
       await server.stop(2000);
     }
-    await expectNothingLeft(spec, [server.pid]);
+    await expectStoppedCleanly(spec, [server.pid]);
   });
 
   if (sandboxCase.namespaces) {
@@ -243,7 +256,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
       } finally {
         await server.stop(2000);
       }
-      await expectNothingLeft(spec, [server.pid]);
+      await expectStoppedCleanly(spec, [server.pid]);
     });
 
     it('shares the host network only when asked', async (context) => {
@@ -256,7 +269,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
       } finally {
         await server.stop(2000);
       }
-      await expectNothingLeft(spec, [server.pid]);
+      await expectStoppedCleanly(spec, [server.pid]);
     });
   }
 
@@ -265,7 +278,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
     const spec = await launchSpec(name, { argv: name === 'none' ? [join(rootfs, 'usr/bin/no-such-server')] : ['no-such-server', '--stdio'] });
     const error = await caught(sandbox.launch(spec));
     expect(error.code).toBe('ENTRYPOINT_NOT_FOUND');
-    await expectNothingLeft(spec);
+    await expectFailedCleanly(spec);
   });
 
   it("reports the runtime's failure with SANDBOX_LAUNCH_FAILED and its output, and leaves nothing", async (context) => {
@@ -274,7 +287,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
     const error = await caught(sandbox.launch(spec));
     expect(error.code).toBe('SANDBOX_LAUNCH_FAILED');
     expect(error.message).toMatch(sandboxCase.failureOutput);
-    await expectNothingLeft(spec);
+    await expectFailedCleanly(spec);
   });
 
   it('refuses a second launch with a running instance id, and the first keeps running', async (context) => {
@@ -290,7 +303,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
     } finally {
       await first.stop(2000);
     }
-    await expectNothingLeft(spec, [first.pid]);
+    await expectStoppedCleanly(spec, [first.pid]);
   });
 
   it('kills a server that ignores SIGTERM after the grace period, with everything it started', async (context) => {
@@ -317,7 +330,7 @@ describe.each(CASES)('the $name sandbox', (sandboxCase) => {
       stopMs = performance.now() - start;
     }
     expect(stopMs).toBeGreaterThanOrEqual(390);
-    await expectNothingLeft(spec, [server.pid, ...members]);
+    await expectStoppedCleanly(spec, [server.pid, ...members]);
   });
 });
 

@@ -143,13 +143,14 @@ async function launchSpec(id: string, rootfs: string, workDir: string, image: Pu
   }
   const env = environment(config, request.env);
   const path = env.find((item) => item.startsWith('PATH='))!.slice('PATH='.length);
-  const program = await resolveEntrypoint(rootfs, argv[0]!, path);
+  const cwd = request.workingDir ?? (config.WorkingDir || '/');
+  const program = await resolveEntrypoint(rootfs, argv[0]!, path, cwd);
   return {
     id,
     rootfs,
     argv: [program, ...argv.slice(1)],
     env,
-    cwd: request.workingDir ?? (config.WorkingDir || '/'),
+    cwd,
     user: await resolveImageUser(rootfs, config.User ?? ''),
     limits: request.limits ?? {},
     network: request.network ?? false,

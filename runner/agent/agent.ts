@@ -76,10 +76,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     },
   };
 
+  // An instance stays listed (as stopping or exited) until everything it had is gone.
   const remove = async (instance: Instance): Promise<void> => {
-    instances.delete(instance.info.instanceId);
-    metrics.liveInstances.set(instances.size);
     await instance.stop();
+    if (instances.get(instance.info.instanceId) === instance) instances.delete(instance.info.instanceId);
+    metrics.liveInstances.set(instances.size);
   };
 
   const routes = async (req: IncomingMessage, res: ServerResponse, caller: string): Promise<void> => {

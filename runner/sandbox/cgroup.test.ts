@@ -1,5 +1,17 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cgroupLimitValues, cgroupPlacements, limitFiles, parseCgroupMounts, requiredControllers } from './cgroup.js';
+import { run } from '../exec.js';
+import {
+  LaunchCgroup,
+  cgroupAttachedCommand,
+  cgroupLimitValues,
+  cgroupPlacements,
+  limitFiles,
+  parseCgroupMounts,
+  requiredControllers,
+} from './cgroup.js';
 
 /** A hybrid host (systemd's legacy layout): v1 controllers, cpu co-mounted with cpuacct, a v2 tree with no controllers. */
 const HYBRID = [
@@ -70,5 +82,37 @@ describe('limits', () => {
       ['pids.max', '64'],
     ]);
     expect(limitFiles({ version: 2, mount: '/u', controllers: ['memory', 'cpu', 'pids'] }, {})).toEqual([]);
+  });
+});
+
+describe('cgroupAttachedCommand', () => {
+  /** Runs the command with plain files standing in for two hierarchies' cgroup.procs. */
+  async function attached(env: Record<string, string>, command: string[]) {
+    const dirs = [await mkdtemp(join(tmpdir(), 'mcpwarm-attach-a-')), await mkdtemp(join(tmpdir(), 'mcpwarm-attach-b-'))];
+    try {
+      const [file, ...args] = cgroupAttachedCommand(new LaunchCgroup(dirs), env, command);
+      const output = await run(file!, args, { env });
+      return { output, procs: await Promise.all(dirs.map((dir) => readFile(join(dir, 'cgroup.procs'), 'utf8'))) };
+    } finally {
+      await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    }
+  }
+
+  it('joins every hierarchy with the pid the command then runs as', async () => {
+    const { output, procs } = await attached({}, ['/bin/sh', '-c', 'echo $$']);
+    expect(procs).toEqual([output, output]);
+  });
+
+  it('passes the environment on exactly, PWD included or not', async () => {
+    const env = { PATH: '/usr/bin:/bin', EMPTY: '', SPACED: 'a b\nc' };
+    const printed = (output: string) => output.split('\0').filter(Boolean).sort();
+    expect(printed((await attached(env, ['/usr/bin/env', '-0'])).output)).toEqual(['EMPTY=', 'PATH=/usr/bin:/bin', 'SPACED=a b\nc']);
+    expect(printed((await attached({ ...env, PWD: '/app' }, ['/usr/bin/env', '-0'])).output)).toContain('PWD=/app');
+  });
+
+  it('refuses variable names a shell would drop', () => {
+    expect(() => cgroupAttachedCommand(new LaunchCgroup(['/x']), { 'spring.profiles': 'dev' }, ['/bin/true'])).toThrowError(
+      expect.objectContaining({ code: 'SANDBOX_LAUNCH_FAILED' }),
+    );
   });
 });

@@ -1,15 +1,15 @@
 /**
  * What every sandbox shares: checking the launch spec, spawning the runtime with piped stdio,
  * waiting until the server itself runs (a runtime that gives up first fails the launch, with its
- * output), and stopping (stdin closed, SIGTERM, SIGKILL after the grace period, then the launch's
- * cleanup). A launch either returns a running server or leaves nothing behind.
+ * output), and stopping (stdin closed, then SIGTERM, then SIGKILL, within the grace period; then
+ * the launch's cleanup). A launch either returns a running server or leaves nothing behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rmdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CleanupStack } from '../cleanup-stack.js';
-import { McpWarmError } from '../errors.js';
+import { McpWarmError, isMcpWarmError } from '../errors.js';
 import { DEFAULT_PATH } from './image-user.js';
 import type { ExitStatus, LaunchSpec, SandboxName, SandboxedProcess } from './types.js';
 
@@ -97,11 +97,11 @@ export function waitPastWrappers(pid: number, stages: ReadonlyArray<readonly str
 
 /** True when `promise` settles within `ms`. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const timeout = new AbortController();
-  const timedOut = sleep(ms, true, { signal: timeout.signal }).catch(() => false);
-  const settled = await Promise.race([promise.then(() => false), timedOut]);
-  timeout.abort();
-  return !settled;
+  const timer = new AbortController();
+  const timeout = sleep(ms, 'timeout' as const, { signal: timer.signal }).catch(() => 'timeout' as const);
+  const first = await Promise.race([promise.then(() => 'settled' as const), timeout]);
+  timer.abort();
+  return first === 'settled';
 }
 
 /** Runs the stack; throws the first failure once every step has run. */
@@ -155,13 +155,15 @@ export async function launchWith(
   launchesInProgress.add(spec.id);
   const cleanup = new CleanupStack();
   cleanup.push('launch id', () => launchesInProgress.delete(spec.id));
-  // Runs last: the caller's scratch directory goes once the launch's own files in it are gone.
-  cleanup.push('work directory', () => removeIfEmpty(spec.workDir));
   try {
     return await startRuntime(sandbox, spec, await build(cleanup), cleanup);
   } catch (error) {
     await cleanup.run();
-    throw error;
+    if (isMcpWarmError(error)) throw error;
+    throw new McpWarmError('SANDBOX_LAUNCH_FAILED', `${sandbox} could not prepare the launch of ${spec.id}: ${(error as Error).message}`, {
+      cause: error,
+      details: { sandbox, id: spec.id },
+    });
   }
 }
 
@@ -241,6 +243,8 @@ async function startRuntime(sandbox: SandboxName, spec: LaunchSpec, launch: Runt
           await settlesWithin(exited, KILL_WAIT_MS);
         } finally {
           await runCleanup(cleanup);
+          // The caller's scratch directory goes with the launch's own files in it (a failed launch leaves it to the caller).
+          await removeIfEmpty(spec.workDir);
         }
       }),
     };

@@ -7,8 +7,11 @@
  * caller's, so a non-root server is started by dropping to its uid, gid and groups on the host
  * (setpriv) before bwrap, which then runs unprivileged in a user namespace that maps the uid to
  * itself. The server's real host uid is the image's uid (as under runc), its supplementary groups
- * apply on the host but show as the overflow group inside. A root server runs without a user
- * namespace, with runc's minimal capability set.
+ * apply on the host but show as the overflow group inside; the rootfs path must be reachable by
+ * that uid. A root server runs without a user namespace, with runc's minimal capability set.
+ *
+ * The launch is done once the sandbox is set up and the server forked (a program that then fails
+ * to execute shows as an early exit with bwrap's message on stderr).
  *
  * bwrap has no cgroups: the launch's cgroup (cgroup.ts) is joined before bwrap starts. bwrap's
  * options, environment included, are passed on fd 3 (--args), not on its command line, where any

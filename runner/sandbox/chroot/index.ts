@@ -1,7 +1,8 @@
 /**
  * chroot: what the warm-pool write-up does - the server with the rootfs as its root directory, as
  * the image's user, and nothing else: no namespaces (it sees the host's processes and network,
- * and a root server can leave the chroot), limits through the launch's cgroup.
+ * and a root server can leave the chroot), no /proc and no device nodes but what the image has,
+ * limits through the launch's cgroup.
  *
  * `unshare --root --wd --setuid` changes root, directory and user; its --setgid would also drop the
  * supplementary groups, so the gid and groups are set before it by setpriv (uid still root, which

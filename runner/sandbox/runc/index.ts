@@ -2,8 +2,11 @@
  * runc: the server in its own pid, mount, ipc, uts and (unless asked for network) network
  * namespaces, with runc's default mounts, masked paths and device rules, its cgroup limits applied
  * by runc. `runc run` stays in the foreground without a terminal, so the server's stdio are
- * runc's pipes; its host pid comes from runc's pid file. runc's state lives under a root of its
- * own (RUNC_STATE_ROOT), so what mcpwarm started can be listed and nothing else is touched.
+ * runc's pipes; its host pid comes from runc's pid file, which runc writes once the container is
+ * set up and the server is being started (a program that then fails to execute, such as a script
+ * whose interpreter is missing, shows as an early exit with runc's message on stderr). runc's state
+ * lives under a root of its own (RUNC_STATE_ROOT), so what mcpwarm started can be listed and
+ * nothing else is touched.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

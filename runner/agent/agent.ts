@@ -3,7 +3,7 @@
  * each one as MCP Streamable HTTP at /instances/ID/mcp. No Docker socket: images come through the
  * project's own pull pipeline, processes through the sandbox interface.
  */
-import { access, constants, mkdir, rm } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { unmountUnder } from '../mounts.js';
 import { ImageCache } from '../oci/cache/image-cache.js';
 import { releaseMaterializedRootfs } from '../oci/materialize.js';
 import { overlayAvailable } from '../oci/overlay.js';
-import { selectSandbox, sandboxReport } from '../sandbox/registry.js';
+import { allSandboxes, selectSandbox, sandboxReport } from '../sandbox/registry.js';
 import type { SandboxName } from '../sandbox/types.js';
 import { bearerMatches, checkAuthSetup, ImageAllowlist } from './access.js';
 import { activate, type ActivationContext } from './activation.js';
@@ -183,9 +183,18 @@ async function ready(res: ServerResponse, cacheDir: string, sandbox: SandboxName
   sendJson(res, cacheWritable && sandboxUsable ? 200 : 503, { ready: cacheWritable && sandboxUsable, cacheWritable, sandbox, sandboxes });
 }
 
-/** Takes down what an agent that died left behind: rootfs mounts and scratch of its instances. */
+/**
+ * Takes down what an agent that died left behind: the servers of its instances (whatever sandbox
+ * ran them), their rootfs mounts and scratch.
+ */
 async function recoverFromCrash(cache: ImageCache, instancesDir: string): Promise<void> {
   await cache.clearTemporary();
+  const leftover = await readdir(instancesDir).catch(() => [] as string[]);
+  if (leftover.length > 0) {
+    for (const entry of await sandboxReport()) {
+      if (entry.available) await allSandboxes().find((s) => s.name === entry.name)!.sweep(leftover);
+    }
+  }
   for (const record of await cache.rootfs.list()) {
     if (record.target.startsWith(`${instancesDir}/`)) await releaseMaterializedRootfs(cache, record.target).catch(() => undefined);
   }

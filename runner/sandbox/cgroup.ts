@@ -194,6 +194,11 @@ export class LaunchCgroup {
   }
 }
 
+/** Kills what is left in the cgroups of these launch ids and removes them. */
+export async function sweepLaunchCgroups(ids: readonly string[]): Promise<void> {
+  for (const id of ids) await new LaunchCgroup(launchCgroupDirs(id)).remove();
+}
+
 async function enableV2Controllers(mount: string, controllers: readonly CgroupController[]): Promise<void> {
   // A v2 cgroup only offers a controller its parent enabled for its children (cgroup.subtree_control).
   for (const dir of [mount, join(mount, CGROUP_PARENT)]) {

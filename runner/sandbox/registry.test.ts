@@ -15,6 +15,7 @@ function sandbox(name: SandboxName, strength: number, availability: SandboxAvail
       return availability;
     },
     launch: () => Promise.reject(new Error('not launched in registry tests')),
+    sweep: () => Promise.resolve(),
   };
 }
 

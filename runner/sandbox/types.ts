@@ -66,4 +66,9 @@ export interface Sandbox {
   /** Whether it can run here; checked once and cached by the registry. */
   probe(): Promise<SandboxAvailability>;
   launch(spec: LaunchSpec): Promise<SandboxedProcess>;
+  /**
+   * Stops and removes whatever this sandbox still holds for these launch ids (processes, cgroups,
+   * runtime state): what an agent that died left behind. Unknown ids are fine.
+   */
+  sweep(ids: readonly string[]): Promise<void>;
 }

@@ -21,7 +21,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { findExecutable, requireExecutable, run } from '../../exec.js';
-import { cgroupAttachedCommand, createLaunchCgroup } from '../cgroup.js';
+import { cgroupAttachedCommand, createLaunchCgroup, sweepLaunchCgroups } from '../cgroup.js';
 import { resolveEntrypoint } from '../image-user.js';
 import { envPath, envRecord, launchWith, pollFor, setprivArgs, signalPid } from '../process.js';
 import { ROOT_CAPABILITIES } from '../runc/runtime-spec.js';
@@ -107,6 +107,10 @@ async function serverPid(child: ChildProcess, options: string[], signal: AbortSi
 export class BwrapSandbox implements Sandbox {
   readonly name = 'bwrap';
   readonly strength = 3;
+
+  sweep(ids: readonly string[]): Promise<void> {
+    return sweepLaunchCgroups(ids);
+  }
 
   async probe(): Promise<SandboxAvailability> {
     const [bwrap, setpriv, trueCommand] = [findExecutable('bwrap'), findExecutable('setpriv'), findExecutable('true')];

@@ -9,7 +9,7 @@
  * the chroot needs), and unshare only changes the uid.
  */
 import { findExecutable, requireExecutable } from '../../exec.js';
-import { cgroupAttachedCommand, createLaunchCgroup } from '../cgroup.js';
+import { cgroupAttachedCommand, createLaunchCgroup, sweepLaunchCgroups } from '../cgroup.js';
 import { resolveEntrypoint } from '../image-user.js';
 import { envPath, envRecord, launchWith, setprivArgs, signalPid, waitPastWrappers } from '../process.js';
 import type { LaunchSpec, Sandbox, SandboxAvailability, SandboxedProcess } from '../types.js';
@@ -17,6 +17,10 @@ import type { LaunchSpec, Sandbox, SandboxAvailability, SandboxedProcess } from 
 export class ChrootSandbox implements Sandbox {
   readonly name = 'chroot';
   readonly strength = 2;
+
+  sweep(ids: readonly string[]): Promise<void> {
+    return sweepLaunchCgroups(ids);
+  }
 
   async probe(): Promise<SandboxAvailability> {
     if (findExecutable('unshare') === undefined || findExecutable('setpriv') === undefined) {

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { McpWarmError } from '../../errors.js';
 import { requireExecutable } from '../../exec.js';
-import { cgroupAttachedCommand, createLaunchCgroup } from '../cgroup.js';
+import { cgroupAttachedCommand, createLaunchCgroup, sweepLaunchCgroups } from '../cgroup.js';
 import { resolveEntrypoint } from '../image-user.js';
 import { envPath, envRecord, launchWith, setprivArgs, signalPid, waitPastWrappers } from '../process.js';
 import type { LaunchSpec, Sandbox, SandboxAvailability, SandboxedProcess } from '../types.js';
@@ -31,6 +31,10 @@ function asUser(spec: LaunchSpec): string[] {
 export class NoneSandbox implements Sandbox {
   readonly name = 'none';
   readonly strength = 1;
+
+  sweep(ids: readonly string[]): Promise<void> {
+    return sweepLaunchCgroups(ids);
+  }
 
   async probe(): Promise<SandboxAvailability> {
     return { available: true };

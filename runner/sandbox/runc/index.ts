@@ -99,6 +99,11 @@ export class RuncSandbox implements Sandbox {
     }
   }
 
+  async sweep(ids: readonly string[]): Promise<void> {
+    const running = new Set(await this.containers());
+    for (const id of ids) if (running.has(id)) await this.deleteContainer(id);
+  }
+
   /** Removes the container (killing what is left of it); one that is gone already is fine. */
   private async deleteContainer(id: string): Promise<void> {
     try {

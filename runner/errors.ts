@@ -66,6 +66,10 @@ export const ERROR_CATALOGUE = {
   SESSION_NOT_FOUND: { exit: 2, http: 404, hint: 'Start a new session: POST initialize without Mcp-Session-Id.' },
   SESSION_CONFLICT: { exit: 2, http: 409, hint: 'The instance already has a client session; end it with DELETE on its MCP endpoint first.' },
 
+  RUNNER_CONFLICT: { exit: 1, http: 409, hint: 'The runner changed since it was read (another claim won); re-read and retry.' },
+  RUNNER_NOT_FOUND: { exit: 2, http: 404, hint: 'No runner has that id on this substrate.' },
+  SUBSTRATE_FAILED: { exit: 1, http: 503, hint: 'The substrate could not create or reach a runner; the message has the cause.' },
+
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },
 
   BUILD_SPEC_INVALID: { exit: 2, http: 400, hint: 'Fix every problem listed; the image spec format is described in README.md (Image builder).' },

@@ -1,0 +1,60 @@
+/**
+ * Claiming a warm runner for one activation: a compare-and-set of the runner's state from `warm`
+ * to `claimed` at the version the controller read. Whoever changed it first wins; a loser moves
+ * on to the next candidate. No runner can be handed to two activations, whatever the concurrency
+ * and however many controllers serve claims.
+ */
+import { isMcpWarmError } from '../errors.js';
+import type { Runner, Substrate } from '../substrates/types.js';
+import { LEASE_EXPIRES_ANNOTATION } from './reconcile-plan.js';
+
+export const ACTIVATION_ANNOTATION = 'mcpwarm.dev/activation';
+export const IMAGE_ANNOTATION = 'mcpwarm.dev/image';
+export const CLAIMED_AT_ANNOTATION = 'mcpwarm.dev/claimed-at';
+
+export interface ClaimRequest {
+  activationId: string;
+  image: string;
+  leaseMs: number;
+  nowMs: number;
+}
+
+export interface Claimed {
+  runner: Runner;
+  /** Candidates lost to a concurrent claim before this one won. */
+  conflicts: number;
+}
+
+/** Runners that can take an activation now: warm, and with a ready agent. */
+export function claimable(runners: readonly Runner[]): Runner[] {
+  return runners.filter((r) => r.state === 'warm' && r.phase === 'running' && r.endpoint !== undefined);
+}
+
+/**
+ * Tries the candidates in the order given (callers spread concurrent claims over them) and returns
+ * the first one claimed, or undefined when every candidate was taken by someone else.
+ */
+export async function claimRunner(substrate: Substrate, candidates: readonly Runner[], request: ClaimRequest): Promise<Claimed | undefined> {
+  let conflicts = 0;
+  for (const candidate of candidates) {
+    try {
+      const runner = await substrate.updateRunner(candidate.id, candidate.version, {
+        state: 'claimed',
+        annotations: {
+          [ACTIVATION_ANNOTATION]: request.activationId,
+          [IMAGE_ANNOTATION]: request.image,
+          [CLAIMED_AT_ANNOTATION]: new Date(request.nowMs).toISOString(),
+          [LEASE_EXPIRES_ANNOTATION]: new Date(request.nowMs + request.leaseMs).toISOString(),
+        },
+      });
+      return { runner, conflicts };
+    } catch (error) {
+      if (isMcpWarmError(error) && (error.code === 'RUNNER_CONFLICT' || error.code === 'RUNNER_NOT_FOUND')) {
+        conflicts += 1;
+        continue;
+      }
+      throw error;
+    }
+  }
+  return undefined;
+}

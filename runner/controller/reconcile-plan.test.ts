@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { Runner } from '../substrates/types.js';
+import { LEASE_EXPIRES_ANNOTATION, backoffDelayMs, planReconcile, type PoolPolicy } from './reconcile-plan.js';
+
+const NOW = Date.parse('2026-11-20T12:00:00Z');
+const policy: PoolPolicy = { warmTarget: 3, maxSize: 6, maxAgeMs: 3_600_000, backoffBaseMs: 1000, backoffMaxMs: 30_000 };
+const none = { consecutiveFailures: 0 };
+
+function runner(id: string, overrides: Partial<Runner> & { ageMs?: number } = {}): Runner {
+  const { ageMs = 60_000, ...rest } = overrides;
+  return { id, pool: 'p', state: 'warm', phase: 'running', annotations: {}, createdAt: new Date(NOW - ageMs).toISOString(), version: '1', ...rest };
+}
+
+describe('planReconcile', () => {
+  it('fills an empty pool to its warm target', () => {
+    expect(planReconcile([], policy, none, NOW)).toEqual({ delete: [], create: 3 });
+  });
+
+  it('counts pending runners as warm capacity already on its way', () => {
+    expect(planReconcile([runner('a', { phase: 'pending' }), runner('b')], policy, none, NOW).create).toBe(1);
+  });
+
+  it('replaces failed and gone runners', () => {
+    const plan = planReconcile([runner('a', { phase: 'failed' }), runner('b', { phase: 'gone' }), runner('c')], policy, none, NOW);
+    expect(plan.delete).toEqual([
+      { id: 'a', reason: 'failed' },
+      { id: 'b', reason: 'gone' },
+    ]);
+    expect(plan.create).toBe(2);
+  });
+
+  it('ends claimed runners whose lease lapsed, and keeps the others', () => {
+    const lapsed = runner('a', { state: 'claimed', annotations: { [LEASE_EXPIRES_ANNOTATION]: new Date(NOW - 1).toISOString() } });
+    const live = runner('b', { state: 'claimed', annotations: { [LEASE_EXPIRES_ANNOTATION]: new Date(NOW + 60_000).toISOString() } });
+    const plan = planReconcile([lapsed, live, runner('c'), runner('d'), runner('e')], policy, none, NOW);
+    expect(plan.delete).toEqual([{ id: 'a', reason: 'lease-expired' }]);
+    expect(plan.create).toBe(0);
+  });
+
+  it('deletes draining runners (single use) and refills', () => {
+    const plan = planReconcile([runner('a', { state: 'draining' }), runner('b'), runner('c')], policy, none, NOW);
+    expect(plan.delete).toEqual([{ id: 'a', reason: 'draining' }]);
+    expect(plan.create).toBe(1);
+  });
+
+  it('trims surplus warm runners, oldest first', () => {
+    const plan = planReconcile(['a', 'b', 'c', 'd', 'e'].map((id, i) => runner(id, { ageMs: 1000 * (i + 1) })), policy, none, NOW);
+    expect(plan.delete).toEqual([
+      { id: 'e', reason: 'surplus' },
+      { id: 'd', reason: 'surplus' },
+    ]);
+    expect(plan.create).toBe(0);
+  });
+
+  it('rotates one over-age runner per pass and refills it', () => {
+    const old = [runner('a', { ageMs: 7_200_000 }), runner('b', { ageMs: 7_100_000 }), runner('c')];
+    const plan = planReconcile(old, policy, none, NOW);
+    expect(plan.delete).toEqual([{ id: 'a', reason: 'too-old' }]);
+    expect(plan.create).toBe(1);
+  });
+
+  it('never exceeds the maximum size, claimed runners included', () => {
+    const claimed = ['a', 'b', 'c', 'd', 'e'].map((id) => runner(id, { state: 'claimed' }));
+    expect(planReconcile(claimed, policy, none, NOW).create).toBe(1);
+  });
+
+  it('holds creation back after failures, with exponential backoff', () => {
+    expect(backoffDelayMs(1, policy)).toBe(1000);
+    expect(backoffDelayMs(4, policy)).toBe(8000);
+    expect(backoffDelayMs(20, policy)).toBe(30_000);
+    const held = planReconcile([], policy, { consecutiveFailures: 3, lastFailureAtMs: NOW - 1000 }, NOW);
+    expect(held).toEqual({ delete: [], create: 0, backoffUntilMs: NOW + 3000 });
+    expect(planReconcile([], policy, { consecutiveFailures: 3, lastFailureAtMs: NOW - 5000 }, NOW).create).toBe(3);
+  });
+});

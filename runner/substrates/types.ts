@@ -1,0 +1,63 @@
+/**
+ * Where runners (warm runner agents) live: local processes, Docker containers, Kubernetes pods.
+ * A runner carries its state on the substrate (labels and annotations, with a version for
+ * optimistic concurrency), so a restarted controller recovers the pool from the substrate alone,
+ * and the controller never branches on which substrate it talks to.
+ */
+
+export type RunnerState = 'warm' | 'claimed' | 'draining';
+
+/** Where a runner's agent process is in its life, as the substrate sees it. */
+export type RunnerPhase = 'pending' | 'running' | 'failed' | 'gone';
+
+export interface Runner {
+  /** Unique on the substrate; [a-z0-9-], at most 63 characters (a valid Kubernetes name). */
+  id: string;
+  /** The pool it belongs to (label `mcpwarm.dev/pool`). */
+  pool: string;
+  /** Label `mcpwarm.dev/state`. */
+  state: RunnerState;
+  phase: RunnerPhase;
+  /** The agent's base URL once it listens, as reachable from the controller. */
+  endpoint?: string;
+  /** Free-form annotations: activation id, image, claim time, lease expiry. */
+  annotations: Record<string, string>;
+  createdAt: string;
+  /** Changes on every update; updates must name the version they read (compare-and-set). */
+  version: string;
+}
+
+export interface RunnerTemplate {
+  pool: string;
+  /** Bearer token the runner agent requires (the controller holds it). */
+  token: string;
+  sandbox?: string;
+  cacheBudget?: string;
+  allow?: string[];
+}
+
+export type RunnerEvent = { type: 'added' | 'modified' | 'deleted'; runner: Runner };
+
+export interface RunnerPatch {
+  state?: RunnerState;
+  /** Keys set to null are removed. */
+  annotations?: Record<string, string | null>;
+}
+
+export interface Substrate {
+  readonly name: string;
+  /** Creates a runner in state `warm` and phase `pending`; it becomes `running` when its agent is ready. */
+  createRunner(template: RunnerTemplate): Promise<Runner>;
+  /** Stops and removes a runner and everything it had; deleting a missing runner is fine. */
+  deleteRunner(id: string): Promise<void>;
+  listRunners(pool?: string): Promise<Runner[]>;
+  /**
+   * Compare-and-set: applies `patch` only if the runner is still at `expectedVersion`; otherwise
+   * rejects with McpWarmError 'RUNNER_CONFLICT' (someone else changed it first: re-read and retry).
+   */
+  updateRunner(id: string, expectedVersion: string, patch: RunnerPatch): Promise<Runner>;
+  /** Calls `listener` for every change until the returned function is called. */
+  watch(listener: (event: RunnerEvent) => void): () => void;
+  /** Releases the substrate's own resources (not the runners: they outlive a controller). */
+  close(): Promise<void>;
+}

@@ -36,12 +36,4 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
-/** Fisher-Yates shuffle with an injectable random source, for interleaving benchmark variants. */
-export function shuffled<T>(items: readonly T[], random: () => number = Math.random): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
-}
+export { shuffled } from '../../runner/shuffle.js';

@@ -1,0 +1,220 @@
+/**
+ * A pool of runners on a substrate: a view kept from list + watch, a reconcile loop that carries
+ * out planReconcile, and claims (compare-and-set) with a bounded-wait queue and an optional cold
+ * fallback. The pool's truth is on the substrate; a restarted controller recovers it from there.
+ */
+import { performance } from 'node:perf_hooks';
+import { McpWarmError } from '../errors.js';
+import { shuffled } from '../shuffle.js';
+import type { Runner, RunnerTemplate, Substrate } from '../substrates/types.js';
+import { claimable, claimRunner, type ClaimRequest } from './claim.js';
+import { planReconcile, type CreationHistory, type PoolPolicy, type ReconcilePlan } from './reconcile-plan.js';
+import { WaitQueue } from './wait-queue.js';
+
+export interface PoolOptions {
+  substrate: Substrate;
+  template: RunnerTemplate;
+  policy: PoolPolicy;
+  /** How long an activation may wait for a warm runner before the fallback or a 503. */
+  maxWaitMs: number;
+  maxQueue: number;
+  /** With no warm runner in time: create a fresh runner for this activation (tier "cold"). */
+  coldFallback: boolean;
+  reconcileIntervalMs: number;
+  /** Called after each reconcile pass with its plan (for logs and metrics). */
+  onReconcile?: (plan: ReconcilePlan) => void;
+}
+
+export interface PoolClaim {
+  runner: Runner;
+  tier: 'warm' | 'cold';
+  queueMs: number;
+  claimMs: number;
+  conflicts: number;
+}
+
+export interface PoolStatus {
+  pool: string;
+  warmTarget: number;
+  maxSize: number;
+  runners: Record<string, number>;
+  available: number;
+  queued: number;
+  warmTargetReachedOnce: boolean;
+}
+
+export class Pool {
+  private readonly view = new Map<string, Runner>();
+  private readonly queue: WaitQueue;
+  private readonly history: CreationHistory = { consecutiveFailures: 0 };
+  private unwatch: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> | undefined;
+  private reachedTarget = false;
+
+  constructor(private readonly options: PoolOptions) {
+    this.queue = new WaitQueue(options.maxQueue);
+  }
+
+  get policy(): PoolPolicy {
+    return this.options.policy;
+  }
+
+  /** Recovers the pool from the substrate, then keeps it reconciled. */
+  async start(): Promise<void> {
+    this.unwatch = this.options.substrate.watch((event) => {
+      if (event.runner.pool !== this.options.template.pool) return;
+      if (event.type === 'deleted') this.view.delete(event.runner.id);
+      else this.view.set(event.runner.id, event.runner);
+      if (claimable([event.runner]).length > 0) this.queue.wake();
+      void this.reconcile();
+    });
+    for (const runner of await this.options.substrate.listRunners(this.options.template.pool)) this.view.set(runner.id, runner);
+    await this.reconcile();
+    this.timer = setInterval(() => void this.reconcile(), this.options.reconcileIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    if (this.timer) clearInterval(this.timer);
+    this.queue.drain();
+    await this.reconciling;
+  }
+
+  runners(): Runner[] {
+    return [...this.view.values()];
+  }
+
+  /** One reconcile pass at a time; a request during a pass is served by the next one. */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const { substrate, policy, template } = this.options;
+    const plan = planReconcile(this.runners(), policy, this.history, Date.now());
+    await Promise.all(
+      plan.delete.map(async ({ id }) => {
+        await substrate.deleteRunner(id);
+        this.view.delete(id);
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: plan.create }, async () => {
+        try {
+          const runner = await substrate.createRunner(template);
+          this.view.set(runner.id, runner);
+          this.history.consecutiveFailures = 0;
+        } catch {
+          this.history.consecutiveFailures += 1;
+          this.history.lastFailureAtMs = Date.now();
+        }
+      }),
+    );
+    if (claimable(this.runners()).length >= policy.warmTarget) this.reachedTarget = true;
+    this.options.onReconcile?.(plan);
+  }
+
+  /** Claims a runner: a warm one now, else after a bounded wait, else a cold one or POOL_EXHAUSTED. */
+  async claim(request: Omit<ClaimRequest, 'nowMs'>): Promise<PoolClaim> {
+    const start = performance.now();
+    const deadline = start + this.options.maxWaitMs;
+    for (;;) {
+      const attempt = performance.now();
+      // Shuffled, so concurrent claims (and other controller replicas) spread over the candidates.
+      const candidates = shuffled(claimable(this.runners()));
+      const claimed = await claimRunner(this.options.substrate, candidates, { ...request, nowMs: Date.now() });
+      if (claimed) {
+        this.view.set(claimed.runner.id, claimed.runner);
+        void this.reconcile();
+        return { runner: claimed.runner, tier: 'warm', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
+      }
+      const left = deadline - performance.now();
+      const outcome = left > 0 ? await this.queue.wait(left) : 'timeout';
+      if (outcome === 'ready') continue;
+      if (this.options.coldFallback) return this.claimCold(request, start);
+      throw new McpWarmError('POOL_EXHAUSTED', `no warm runner in pool ${this.options.template.pool} within ${this.options.maxWaitMs} ms${outcome === 'full' ? ' (queue full)' : ''}`, {
+        details: { retryAfterSeconds: 1, queued: this.queue.length },
+      });
+    }
+  }
+
+  /** A fresh runner made for this activation alone, claimed as soon as it is ready. */
+  private async claimCold(request: Omit<ClaimRequest, 'nowMs'>, start: number): Promise<PoolClaim> {
+    const { substrate, template } = this.options;
+    const created = await substrate.createRunner(template);
+    const ready = await this.untilClaimable(created.id, 60_000);
+    const attempt = performance.now();
+    const claimed = await claimRunner(substrate, [ready], { ...request, nowMs: Date.now() });
+    if (!claimed) throw new McpWarmError('POOL_EXHAUSTED', `the cold runner ${created.id} was taken by another claim`);
+    this.view.set(claimed.runner.id, claimed.runner);
+    return { runner: claimed.runner, tier: 'cold', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
+  }
+
+  private untilClaimable(id: string, timeoutMs: number): Promise<Runner> {
+    return new Promise((resolve, reject) => {
+      const check = (runner: Runner | undefined): boolean => {
+        if (runner && claimable([runner]).length > 0) {
+          finish();
+          resolve(runner);
+          return true;
+        }
+        if (runner && (runner.phase === 'failed' || runner.phase === 'gone')) {
+          finish();
+          reject(new McpWarmError('SUBSTRATE_FAILED', `runner ${id} failed before it was ready`));
+          return true;
+        }
+        return false;
+      };
+      const unwatch = this.options.substrate.watch((event) => {
+        if (event.runner.id === id) check(event.runner);
+      });
+      const timer = setTimeout(() => {
+        finish();
+        reject(new McpWarmError('SUBSTRATE_FAILED', `runner ${id} was not ready within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const finish = () => {
+        unwatch();
+        clearTimeout(timer);
+      };
+      check(this.view.get(id));
+    });
+  }
+
+  /** Ends a claim: the runner is drained and destroyed (single use), and the pool refilled. */
+  async release(runnerId: string): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const current = (await this.options.substrate.listRunners(this.options.template.pool)).find((r) => r.id === runnerId);
+      if (!current) return;
+      try {
+        const drained = await this.options.substrate.updateRunner(runnerId, current.version, { state: 'draining' });
+        this.view.set(runnerId, drained);
+        break;
+      } catch (error) {
+        if (!(error instanceof McpWarmError && error.code === 'RUNNER_CONFLICT')) throw error;
+      }
+    }
+    await this.reconcile();
+  }
+
+  status(): PoolStatus {
+    const runners: Record<string, number> = {};
+    for (const runner of this.view.values()) {
+      const key = `${runner.state}/${runner.phase}`;
+      runners[key] = (runners[key] ?? 0) + 1;
+    }
+    return {
+      pool: this.options.template.pool,
+      warmTarget: this.options.policy.warmTarget,
+      maxSize: this.options.policy.maxSize,
+      runners,
+      available: claimable(this.runners()).length,
+      queued: this.queue.length,
+      warmTargetReachedOnce: this.reachedTarget,
+    };
+  }
+}

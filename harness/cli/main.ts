@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { activateCommand } from './activate.js';
 import { agentCommand } from './agent.js';
 import { benchCommand } from './bench.js';
+import { controllerCommand } from './controller.js';
 import { imageCommand } from './image.js';
 import { registryCommand } from './registry.js';
 import { usageExit } from './output.js';
@@ -15,6 +16,7 @@ await yargs(hideBin(process.argv))
   .command(imageCommand)
   .command(agentCommand)
   .command(activateCommand)
+  .command(controllerCommand)
   .command(benchCommand)
   .demandCommand(1)
   .strict()

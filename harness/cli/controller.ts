@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { loadToken } from '../../runner/agent/access.js';
+import { startController } from '../../runner/controller/controller.js';
+import { Pool } from '../../runner/controller/pool.js';
+import { runnerToken } from '../../runner/controller/runner-token.js';
+import { createSubstrate, SUBSTRATE_NAMES } from '../../runner/substrates/registry.js';
+import { handler, say, type JsonFlag } from './output.js';
+import { mcpwarmHome } from './paths.js';
+
+interface ControllerArgs extends JsonFlag {
+  substrate: string;
+  size: number;
+  maxSize?: number;
+  port: number;
+  host: string;
+  tokenFile?: string;
+  insecureNoAuth: boolean;
+  allow: string[];
+  stateDir?: string;
+  pool: string;
+  maxWaitMs: number;
+  maxQueue: number;
+  coldFallback: boolean;
+  leaseMs: number;
+  maxAgeMs: number;
+  runnerSandbox: string;
+  runnerCacheSize?: string;
+}
+
+/** The seed's environment variables, as defaults under the flags. */
+function seedDefaults(env: NodeJS.ProcessEnv): { size: number; pool: string; cacheSize?: string } {
+  const enabled = (env.WARM_POOL_ENABLED ?? 'true').toLowerCase() !== 'false';
+  return {
+    size: enabled ? Number(env.WARM_POOL_SIZE ?? 4) : 0,
+    pool: env.WARM_POOL_NAMESPACE ?? 'default',
+    ...(env.IMAGE_CACHE_SIZE ? { cacheSize: env.IMAGE_CACHE_SIZE } : {}),
+  };
+}
+
+export const controllerCommand: CommandModule<object, ControllerArgs> = {
+  command: 'controller',
+  describe: 'Run the pool controller: keeps runners warm on a substrate and hands one out per activation',
+  builder: (yargs: Argv) => {
+    const seed = seedDefaults(process.env);
+    return yargs
+      .option('substrate', { choices: [...SUBSTRATE_NAMES], default: 'process', describe: 'Where runners live' })
+      .option('size', { type: 'number', default: seed.size, describe: 'Warm runners to keep (WARM_POOL_SIZE; 0 when WARM_POOL_ENABLED=false)' })
+      .option('max-size', { type: 'number', describe: 'Most runners at once, claimed included (default 2 x size, at least size + 1)' })
+      .option('port', { type: 'number', default: 8090 })
+      .option('host', { type: 'string', default: '127.0.0.1' })
+      .option('token-file', { type: 'string', describe: 'Bearer token clients must send (else $MCPWARM_TOKEN)' })
+      .option('insecure-no-auth', { type: 'boolean', default: false })
+      .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Allowed images (globs or sha256 digests)' })
+      .option('state-dir', { type: 'string', describe: 'Runner records and caches (default $MCPWARM_HOME/pool)' })
+      .option('pool', { type: 'string', default: seed.pool, describe: 'Pool name (WARM_POOL_NAMESPACE)' })
+      .option('max-wait-ms', { type: 'number', default: 2000, describe: 'Longest wait for a warm runner' })
+      .option('max-queue', { type: 'number', default: 100, describe: 'Most activations waiting at once' })
+      .option('cold-fallback', { type: 'boolean', default: true, describe: 'After the wait, make a runner for the activation instead of a 503' })
+      .option('lease-ms', { type: 'number', default: 3_600_000, describe: 'An activation ends after this unless deleted first' })
+      .option('max-age-ms', { type: 'number', default: 6 * 3_600_000, describe: 'Warm runners older than this are replaced' })
+      .option('runner-sandbox', { type: 'string', default: 'auto' })
+      .option('runner-cache-size', { type: 'string', ...(seed.cacheSize ? { default: seed.cacheSize } : {}), describe: 'Each runner cache budget (IMAGE_CACHE_SIZE)' }) as unknown as Argv<ControllerArgs>;
+  },
+  handler: handler(async (argv: ControllerArgs) => {
+    const stateDir = argv.stateDir ?? join(mcpwarmHome(), 'pool');
+    const token = await loadToken(argv.tokenFile);
+    const substrate = createSubstrate(argv.substrate, { stateDir });
+    const pool = new Pool({
+      substrate,
+      template: {
+        pool: argv.pool,
+        token: await runnerToken(stateDir),
+        sandbox: argv.runnerSandbox,
+        ...(argv.runnerCacheSize ? { cacheBudget: argv.runnerCacheSize } : {}),
+        allow: argv.allow,
+      },
+      policy: {
+        warmTarget: argv.size,
+        maxSize: argv.maxSize ?? Math.max(argv.size * 2, argv.size + 1),
+        maxAgeMs: argv.maxAgeMs,
+        backoffBaseMs: 1000,
+        backoffMaxMs: 60_000,
+      },
+      maxWaitMs: argv.maxWaitMs,
+      maxQueue: argv.maxQueue,
+      coldFallback: argv.coldFallback,
+      reconcileIntervalMs: 1000,
+      onReconcile: (plan) => {
+        if (plan.create > 0 || plan.delete.length > 0) say(`reconcile: create ${plan.create}, delete ${plan.delete.map((d) => `${d.id} (${d.reason})`).join(', ') || 'none'}`);
+      },
+    });
+    const controller = await startController(
+      { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs },
+      await runnerToken(stateDir),
+    );
+    say(`controller listening on ${controller.url} (substrate ${argv.substrate}, pool ${argv.pool}, ${argv.size} warm)`);
+    await new Promise<void>((resolve) => {
+      const shutdown = () => void controller.close().then(() => substrate.close()).then(resolve);
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+  }),
+};

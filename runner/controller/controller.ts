@@ -1,0 +1,192 @@
+/**
+ * The pool controller's HTTP API: activations are claimed from the pool and carried out by the
+ * claimed runner's agent; ending one destroys its runner (single use) and refills the pool.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ERROR_CATALOGUE, McpWarmError, isMcpWarmError, type ErrorCode } from '../errors.js';
+import { readJsonBody, sendError, sendJson } from '../http-json.js';
+import { bearerMatches, checkAuthSetup, ImageAllowlist } from '../agent/access.js';
+import { parseActivationRequest } from '../agent/activation-request.js';
+import type { InstanceInfo } from '../agent/instance.js';
+import type { Runner } from '../substrates/types.js';
+import { Pool } from './pool.js';
+
+export interface ControllerOptions {
+  host: string;
+  port: number;
+  pool: Pool;
+  token?: string;
+  insecureNoAuth?: boolean;
+  allow?: string[];
+  /** How long a claim lasts before the reconcile loop ends it. */
+  leaseMs: number;
+}
+
+export interface Activation {
+  activationId: string;
+  runner: string;
+  /** The runner agent's MCP endpoint for this activation. */
+  endpoint: string;
+  tier: 'warm' | 'cold';
+  image: { ref: string; digest: string };
+  phases: Record<string, number>;
+  createdAt: string;
+}
+
+export interface RunningController {
+  url: string;
+  close(): Promise<void>;
+}
+
+const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics']);
+
+function controllerMetrics(pool: Pool) {
+  const registry = new Registry();
+  const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+  return {
+    registry,
+    available: new Gauge({
+      name: 'mcp_warmpool_available_pods',
+      help: 'Warm runners ready to be claimed',
+      registers: [registry],
+      collect() {
+        this.set(pool.status().available);
+      },
+    }),
+    runners: new Gauge({
+      name: 'mcp_warmpool_runners',
+      help: 'Runners by state and phase',
+      labelNames: ['state', 'phase'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const runner of pool.runners()) this.inc({ state: runner.state, phase: runner.phase });
+      },
+    }),
+    claims: new Counter({ name: 'mcp_warmpool_claims_total', help: 'Activations by tier and result', labelNames: ['tier', 'result'], registers: [registry] }),
+    queueWait: new Histogram({ name: 'mcp_warmpool_queue_wait_seconds', help: 'Time activations waited for a runner', buckets, registers: [registry] }),
+    coldFallbacks: new Counter({ name: 'mcp_warmpool_cold_fallbacks_total', help: 'Activations served by a runner made for them', registers: [registry] }),
+  };
+}
+
+async function agentCall(runner: Runner, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(new URL(path, runner.endpoint), {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  }).catch((error: unknown) => {
+    throw new McpWarmError('SUBSTRATE_FAILED', `runner ${runner.id} at ${runner.endpoint} is unreachable: ${(error as Error).message}`);
+  });
+  return { status: response.status, json: await response.json().catch(() => ({})) };
+}
+
+export async function startController(options: ControllerOptions, runnerToken: string): Promise<RunningController> {
+  checkAuthSetup(options.token, options.insecureNoAuth ?? false, options.host);
+  const allowlist = new ImageAllowlist(options.allow ?? []);
+  const { pool } = options;
+  const metrics = controllerMetrics(pool);
+  const activations = new Map<string, Activation>();
+  await pool.start();
+
+  const activate = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const start = performance.now();
+    const request = parseActivationRequest(await readJsonBody(req));
+    allowlist.check(request.image);
+    const activationId = `a-${randomBytes(6).toString('hex')}`;
+    const claim = await pool.claim({ activationId, image: request.image, leaseMs: options.leaseMs }).catch((error: unknown) => {
+      metrics.claims.inc({ tier: 'none', result: 'exhausted' });
+      throw error;
+    });
+    metrics.queueWait.observe(claim.queueMs / 1000);
+    if (claim.tier === 'cold') metrics.coldFallbacks.inc();
+    const answer = await agentCall(claim.runner, runnerToken, 'POST', '/activate', { ...request, instanceId: activationId }).catch(async (error: unknown) => {
+      await pool.release(claim.runner.id);
+      throw error;
+    });
+    if (answer.status !== 201) {
+      // A runner that failed an activation may hold half of it: it is not reused.
+      await pool.release(claim.runner.id);
+      metrics.claims.inc({ tier: claim.tier, result: 'error' });
+      const code = (answer.json?.error?.code ?? 'INTERNAL') as ErrorCode;
+      throw new McpWarmError(code in ERROR_CATALOGUE ? code : 'INTERNAL', answer.json?.error?.message ?? `runner answered ${answer.status}`, {
+        details: { runner: claim.runner.id, ...(answer.json?.error?.details ?? {}) },
+      });
+    }
+    const instance = answer.json as InstanceInfo;
+    metrics.claims.inc({ tier: claim.tier, result: 'ok' });
+    const activation: Activation = {
+      activationId,
+      runner: claim.runner.id,
+      endpoint: new URL(instance.endpoint, claim.runner.endpoint).href,
+      tier: claim.tier,
+      image: instance.image,
+      phases: { queueMs: claim.queueMs, claimMs: claim.claimMs, ...instance.phases, totalMs: performance.now() - start },
+      createdAt: new Date().toISOString(),
+    };
+    activations.set(activationId, activation);
+    sendJson(res, 201, activation);
+  };
+
+  const end = async (activation: Activation): Promise<void> => {
+    activations.delete(activation.activationId);
+    const runner = pool.runners().find((r) => r.id === activation.runner);
+    if (runner) await agentCall(runner, runnerToken, 'DELETE', `/instances/${activation.activationId}`).catch(() => undefined);
+    await pool.release(activation.runner);
+  };
+
+  const routes = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://controller').pathname;
+    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && path === '/ready') {
+      const ready = pool.status().warmTargetReachedOnce;
+      return sendJson(res, ready ? 200 : 503, { ready, pool: pool.status() });
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
+    if (!PUBLIC_PATHS.has(path) && options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
+      throw new McpWarmError('AUTH_REQUIRED', 'missing or wrong bearer token');
+    }
+    if (req.method === 'POST' && path === '/activations') return activate(req, res);
+    if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: [...activations.values()] });
+    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), runnerList: pool.runners() });
+    const match = /^\/activations\/(a-[0-9a-f]{12})$/.exec(path);
+    const activation = match ? activations.get(match[1]!) : undefined;
+    if (match && !activation) throw new McpWarmError('INSTANCE_NOT_FOUND', `no activation ${match[1]}`);
+    if (activation && req.method === 'GET') return sendJson(res, 200, activation);
+    if (activation && req.method === 'DELETE') {
+      await end(activation);
+      return sendJson(res, 200, { deleted: activation.activationId });
+    }
+    throw new McpWarmError('ROUTE_NOT_FOUND', `no route ${req.method} ${path}`);
+  };
+
+  const server = createServer((req, res) => {
+    routes(req, res).catch((error: unknown) => {
+      if (isMcpWarmError(error) && error.code === 'POOL_EXHAUSTED') res.setHeader('retry-after', String(error.details?.retryAfterSeconds ?? 1));
+      if (!isMcpWarmError(error)) process.stderr.write(`controller: ${(error as Error).stack ?? String(error)}\n`);
+      sendError(res, error);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await pool.stop();
+    },
+  };
+}

@@ -13,6 +13,7 @@ import { bearerMatches, checkAuthSetup, ImageAllowlist } from '../agent/access.j
 import { parseActivationRequest } from '../agent/activation-request.js';
 import type { InstanceInfo } from '../agent/instance.js';
 import type { Runner } from '../substrates/types.js';
+import { relayMcp } from './mcp-relay.js';
 import { Pool } from './pool.js';
 
 export interface ControllerOptions {
@@ -29,8 +30,10 @@ export interface ControllerOptions {
 export interface Activation {
   activationId: string;
   runner: string;
-  /** The runner agent's MCP endpoint for this activation. */
+  /** MCP Streamable HTTP for this activation, on the controller (relayed to the runner). */
   endpoint: string;
+  /** The same on the runner itself (reachable from the controller's network only). */
+  runnerEndpoint: string;
   tier: 'warm' | 'cold';
   image: { ref: string; digest: string };
   phases: Record<string, number>;
@@ -121,7 +124,8 @@ export async function startController(options: ControllerOptions, runnerToken: s
     const activation: Activation = {
       activationId,
       runner: claim.runner.id,
-      endpoint: new URL(instance.endpoint, claim.runner.endpoint).href,
+      endpoint: `/activations/${activationId}/mcp`,
+      runnerEndpoint: new URL(instance.endpoint, claim.runner.endpoint).href,
       tier: claim.tier,
       image: instance.image,
       phases: { queueMs: claim.queueMs, claimMs: claim.claimMs, ...instance.phases, totalMs: performance.now() - start },
@@ -156,9 +160,10 @@ export async function startController(options: ControllerOptions, runnerToken: s
     if (req.method === 'POST' && path === '/activations') return activate(req, res);
     if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: [...activations.values()] });
     if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), runnerList: pool.runners() });
-    const match = /^\/activations\/(a-[0-9a-f]{12})$/.exec(path);
+    const match = /^\/activations\/(a-[0-9a-f]{12})(\/mcp)?$/.exec(path);
     const activation = match ? activations.get(match[1]!) : undefined;
     if (match && !activation) throw new McpWarmError('INSTANCE_NOT_FOUND', `no activation ${match[1]}`);
+    if (activation && match![2] === '/mcp') return relayMcp(req, res, new URL(activation.runnerEndpoint), runnerToken);
     if (activation && req.method === 'GET') return sendJson(res, 200, activation);
     if (activation && req.method === 'DELETE') {
       await end(activation);

@@ -1,0 +1,158 @@
+/**
+ * The pool controller on the process substrate: a warm pool of real runner agents, activations
+ * claimed from it and used through the controller's MCP relay, single-use replacement, and the
+ * claim race: 200 concurrent activations against a pool of 20 with zero double assignments,
+ * checked on the runners themselves.
+ */
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startController, type Activation, type RunningController } from '../runner/controller/controller.js';
+import { Pool } from '../runner/controller/pool.js';
+import { runnerToken } from '../runner/controller/runner-token.js';
+import { ProcessSubstrate } from '../runner/substrates/process/index.js';
+import type { Runner } from '../runner/substrates/types.js';
+import { imageFixture, type ImageFixture } from './support/agent-fixture.js';
+
+const TOKEN = 'controller-test-token';
+let images: ImageFixture;
+
+async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
+  const response = await fetch(new URL(path, url), {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, json: await response.json().catch(() => undefined), headers: response.headers };
+}
+
+async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Harness {
+  controller: RunningController;
+  substrate: ProcessSubstrate;
+  stateDir: string;
+  close(): Promise<void>;
+}
+
+async function startPool(name: string, size: number, options: { maxWaitMs?: number; coldFallback?: boolean } = {}): Promise<Harness> {
+  const stateDir = join(images.work, name);
+  const substrate = new ProcessSubstrate({ stateDir, stopGraceMs: 2000 });
+  const token = await runnerToken(stateDir);
+  const pool = new Pool({
+    substrate,
+    template: { pool: name, token, allow: [`${images.registry.address}/mcp/*`] },
+    policy: { warmTarget: size, maxSize: size * 2, maxAgeMs: 3_600_000, backoffBaseMs: 500, backoffMaxMs: 5000 },
+    maxWaitMs: options.maxWaitMs ?? 1000,
+    maxQueue: 1000,
+    coldFallback: options.coldFallback ?? false,
+    reconcileIntervalMs: 500,
+  });
+  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token: TOKEN, leaseMs: 600_000 }, token);
+  return {
+    controller,
+    substrate,
+    stateDir,
+    close: async () => {
+      await controller.close();
+      await Promise.all((await substrate.listRunners()).map((runner) => substrate.deleteRunner(runner.id)));
+      await substrate.close();
+    },
+  };
+}
+
+beforeAll(async () => {
+  images = await imageFixture('mcpwarm-controller-');
+}, 120_000);
+
+afterAll(async () => {
+  await images?.close();
+});
+
+describe('a small pool', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await startPool('small', 2);
+    await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
+  }, 120_000);
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('activates from the warm tier, serves MCP through the controller, and replaces the runner afterwards', async () => {
+    const answer = await call(harness.controller.url, 'POST', '/activations', { image: images.fixture });
+    expect(answer.status, JSON.stringify(answer.json)).toBe(201);
+    const activation = answer.json as Activation;
+    expect(activation).toMatchObject({ tier: 'warm', endpoint: `/activations/${activation.activationId}/mcp` });
+    expect(activation.phases.claimMs).toBeGreaterThanOrEqual(0);
+
+    const client = new Client({ name: 'controller-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(activation.endpoint, harness.controller.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }),
+    );
+    const echoed = await client.callTool({ name: 'echo', arguments: { text: 'via the controller' } });
+    expect(JSON.stringify(echoed.content)).toContain('via the controller');
+    await client.close();
+
+    expect((await call(harness.controller.url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
+    // Single use: the runner is destroyed and the pool refilled with a new one.
+    await until(async () => !(await harness.substrate.listRunners()).some((r) => r.id === activation.runner), 30_000, 'the used runner to go');
+    await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.available >= 2, 60_000, 'the refill');
+  }, 120_000);
+
+  it('refuses without a token, off the allowlist of the runners, and for unknown activations', async () => {
+    const anonymous = await fetch(new URL('/activations', harness.controller.url), { method: 'POST', body: '{}' });
+    expect(anonymous.status).toBe(401);
+    expect((await call(harness.controller.url, 'GET', '/activations/a-000000000000')).json.error.code).toBe('INSTANCE_NOT_FOUND');
+  });
+});
+
+describe('the claim race', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await startPool('race', 20, { maxWaitMs: 200 });
+    await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 120_000, 'twenty warm runners');
+  }, 180_000);
+
+  afterAll(async () => {
+    await harness?.close();
+  }, 120_000);
+
+  it('200 concurrent activations against a pool of 20: no runner serves two, the rest get a coded 503', async () => {
+    const answers = await Promise.all(Array.from({ length: 200 }, () => call(harness.controller.url, 'POST', '/activations', { image: images.fixture })));
+    const succeeded = answers.filter((a) => a.status === 201).map((a) => a.json as Activation);
+    const refused = answers.filter((a) => a.status !== 201);
+    for (const answer of refused) {
+      expect(answer.status).toBe(503);
+      expect(answer.json.error.code).toBe('POOL_EXHAUSTED');
+      expect(answer.headers.get('retry-after')).toBeTruthy();
+    }
+    expect(succeeded.length).toBeGreaterThan(0);
+    expect(succeeded.length).toBeLessThanOrEqual(20);
+    expect(new Set(succeeded.map((a) => a.runner)).size).toBe(succeeded.length);
+
+    // The runners' own records: each claimed runner holds exactly the one instance it was given.
+    const token = await runnerToken(harness.stateDir);
+    const runners: Runner[] = await harness.substrate.listRunners('race');
+    let instances = 0;
+    for (const runner of runners.filter((r) => r.endpoint)) {
+      const listed = await fetch(new URL('/instances', runner.endpoint), { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ instances: Array<{ instanceId: string }> }>);
+      expect(listed.instances.length).toBeLessThanOrEqual(1);
+      instances += listed.instances.length;
+      const mine = succeeded.filter((a) => a.runner === runner.id);
+      expect(listed.instances.map((i) => i.instanceId)).toEqual(mine.map((a) => a.activationId));
+    }
+    expect(instances).toBe(succeeded.length);
+    await Promise.all(succeeded.map((a) => call(harness.controller.url, 'DELETE', `/activations/${a.activationId}`)));
+  }, 180_000);
+});

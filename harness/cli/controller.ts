@@ -26,6 +26,8 @@ interface ControllerArgs extends JsonFlag {
   maxAgeMs: number;
   runnerSandbox: string;
   runnerCacheSize?: string;
+  autoscale: boolean;
+  burstMargin: number;
 }
 
 /** The seed's environment variables, as defaults under the flags. */
@@ -60,12 +62,16 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('lease-ms', { type: 'number', default: 3_600_000, describe: 'An activation ends after this unless deleted first' })
       .option('max-age-ms', { type: 'number', default: 6 * 3_600_000, describe: 'Warm runners older than this are replaced' })
       .option('runner-sandbox', { type: 'string', default: 'auto' })
+      .option('autoscale', { type: 'boolean', default: false, describe: 'Warm target follows arrival rate x refill time + burst margin, between --size and --max-size' })
+      .option('burst-margin', { type: 'number', default: 1, describe: 'Extra warm runners when autoscaling' })
       .option('runner-cache-size', { type: 'string', ...(seed.cacheSize ? { default: seed.cacheSize } : {}), describe: 'Each runner cache budget (IMAGE_CACHE_SIZE)' }) as unknown as Argv<ControllerArgs>;
   },
   handler: handler(async (argv: ControllerArgs) => {
     const stateDir = argv.stateDir ?? join(mcpwarmHome(), 'pool');
     const token = await loadToken(argv.tokenFile);
     const substrate = createSubstrate(argv.substrate, { stateDir });
+    const maxSize = argv.maxSize ?? Math.max(argv.size * 2, argv.size + 1);
+    let lastTarget = argv.size;
     const pool = new Pool({
       substrate,
       template: {
@@ -77,7 +83,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       },
       policy: {
         warmTarget: argv.size,
-        maxSize: argv.maxSize ?? Math.max(argv.size * 2, argv.size + 1),
+        maxSize,
         maxAgeMs: argv.maxAgeMs,
         backoffBaseMs: 1000,
         backoffMaxMs: 60_000,
@@ -86,8 +92,12 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       maxQueue: argv.maxQueue,
       coldFallback: argv.coldFallback,
       reconcileIntervalMs: 1000,
-      onReconcile: (plan) => {
-        if (plan.create > 0 || plan.delete.length > 0) say(`reconcile: create ${plan.create}, delete ${plan.delete.map((d) => `${d.id} (${d.reason})`).join(', ') || 'none'}`);
+      ...(argv.autoscale ? { autoscale: { min: argv.size, max: maxSize, burstMargin: argv.burstMargin, halfLifeSeconds: 30 } } : {}),
+      onReconcile: (plan, target) => {
+        if (plan.create > 0 || plan.delete.length > 0 || target !== lastTarget) {
+          say(`reconcile: warm target ${target}, create ${plan.create}, delete ${plan.delete.map((d) => `${d.id} (${d.reason})`).join(', ') || 'none'}`);
+        }
+        lastTarget = target;
       },
     });
     const controller = await startController(

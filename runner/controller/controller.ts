@@ -70,6 +70,14 @@ function controllerMetrics(pool: Pool) {
         for (const runner of pool.runners()) this.inc({ state: runner.state, phase: runner.phase });
       },
     }),
+    warmTarget: new Gauge({
+      name: 'mcp_warmpool_warm_target',
+      help: 'Warm runners the pool aims for (follows arrivals when autoscaling)',
+      registers: [registry],
+      collect() {
+        this.set(pool.warmTarget);
+      },
+    }),
     claims: new Counter({ name: 'mcp_warmpool_claims_total', help: 'Activations by tier and result', labelNames: ['tier', 'result'], registers: [registry] }),
     queueWait: new Histogram({ name: 'mcp_warmpool_queue_wait_seconds', help: 'Time activations waited for a runner', buckets, registers: [registry] }),
     coldFallbacks: new Counter({ name: 'mcp_warmpool_cold_fallbacks_total', help: 'Activations served by a runner made for them', registers: [registry] }),

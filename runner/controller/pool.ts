@@ -9,6 +9,7 @@ import { shuffled } from '../shuffle.js';
 import type { Runner, RunnerTemplate, Substrate } from '../substrates/types.js';
 import { claimable, claimRunner, type ClaimRequest } from './claim.js';
 import { planReconcile, type CreationHistory, type PoolPolicy, type ReconcilePlan } from './reconcile-plan.js';
+import { updateRate, warmTarget, type RateEstimate, type SizingConfig } from './sizing.js';
 import { WaitQueue } from './wait-queue.js';
 
 export interface PoolOptions {
@@ -21,8 +22,13 @@ export interface PoolOptions {
   /** With no warm runner in time: create a fresh runner for this activation (tier "cold"). */
   coldFallback: boolean;
   reconcileIntervalMs: number;
-  /** Called after each reconcile pass with its plan (for logs and metrics). */
-  onReconcile?: (plan: ReconcilePlan) => void;
+  /**
+   * Autoscaling: the warm target follows the arrival rate and the measured refill time (at least
+   * rate x refill + burst margin), within [min, max]; without it the policy's warmTarget holds.
+   */
+  autoscale?: SizingConfig;
+  /** Called after each reconcile pass with its plan and the warm target it used (for logs and metrics). */
+  onReconcile?: (plan: ReconcilePlan, warmTarget: number) => void;
 }
 
 export interface PoolClaim {
@@ -51,21 +57,32 @@ export class Pool {
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
   private reachedTarget = false;
+  private arrivals = 0;
+  private rate: RateEstimate = { rate: 0, atMs: Date.now() };
+  /** Seconds from creating a runner to its agent being ready, averaged; 1 s until measured. */
+  private refillSeconds = 1;
+  private target: number;
 
   constructor(private readonly options: PoolOptions) {
     this.queue = new WaitQueue(options.maxQueue);
+    this.target = options.policy.warmTarget;
   }
 
-  get policy(): PoolPolicy {
-    return this.options.policy;
+  get warmTarget(): number {
+    return this.target;
   }
 
   /** Recovers the pool from the substrate, then keeps it reconciled. */
   async start(): Promise<void> {
     this.unwatch = this.options.substrate.watch((event) => {
       if (event.runner.pool !== this.options.template.pool) return;
+      const before = this.view.get(event.runner.id);
       if (event.type === 'deleted') this.view.delete(event.runner.id);
       else this.view.set(event.runner.id, event.runner);
+      if (before?.phase === 'pending' && event.runner.phase === 'running') {
+        const seconds = (Date.now() - Date.parse(event.runner.createdAt)) / 1000;
+        this.refillSeconds = this.refillSeconds * 0.7 + seconds * 0.3;
+      }
       if (claimable([event.runner]).length > 0) this.queue.wake();
       void this.reconcile();
     });
@@ -95,7 +112,13 @@ export class Pool {
   }
 
   private async reconcileOnce(): Promise<void> {
-    const { substrate, policy, template } = this.options;
+    const { substrate, template, autoscale } = this.options;
+    if (autoscale) {
+      this.rate = updateRate(this.rate, this.arrivals, Date.now(), autoscale.halfLifeSeconds);
+      this.arrivals = 0;
+      this.target = warmTarget(this.rate.rate, this.refillSeconds, autoscale);
+    }
+    const policy = { ...this.options.policy, warmTarget: this.target };
     const plan = planReconcile(this.runners(), policy, this.history, Date.now());
     await Promise.all(
       plan.delete.map(async ({ id }) => {
@@ -115,12 +138,13 @@ export class Pool {
         }
       }),
     );
-    if (claimable(this.runners()).length >= policy.warmTarget) this.reachedTarget = true;
-    this.options.onReconcile?.(plan);
+    if (claimable(this.runners()).length >= this.target) this.reachedTarget = true;
+    this.options.onReconcile?.(plan, this.target);
   }
 
   /** Claims a runner: a warm one now, else after a bounded wait, else a cold one or POOL_EXHAUSTED. */
   async claim(request: Omit<ClaimRequest, 'nowMs'>): Promise<PoolClaim> {
+    this.arrivals += 1;
     const start = performance.now();
     const deadline = start + this.options.maxWaitMs;
     for (;;) {
@@ -201,7 +225,7 @@ export class Pool {
     await this.reconcile();
   }
 
-  status(): PoolStatus {
+  status(): PoolStatus & { arrivalRate: number; refillSeconds: number } {
     const runners: Record<string, number> = {};
     for (const runner of this.view.values()) {
       const key = `${runner.state}/${runner.phase}`;
@@ -209,12 +233,14 @@ export class Pool {
     }
     return {
       pool: this.options.template.pool,
-      warmTarget: this.options.policy.warmTarget,
+      warmTarget: this.target,
       maxSize: this.options.policy.maxSize,
       runners,
       available: claimable(this.runners()).length,
       queued: this.queue.length,
       warmTargetReachedOnce: this.reachedTarget,
+      arrivalRate: this.rate.rate,
+      refillSeconds: this.refillSeconds,
     };
   }
 }

@@ -138,7 +138,8 @@ describe('the claim race', () => {
       expect(answer.headers.get('retry-after')).toBeTruthy();
     }
     expect(succeeded.length).toBeGreaterThan(0);
-    expect(succeeded.length).toBeLessThanOrEqual(20);
+    // Claimed runners are replaced while the burst lasts, so up to max size (2 x 20) can be served.
+    expect(succeeded.length).toBeLessThanOrEqual(40);
     expect(new Set(succeeded.map((a) => a.runner)).size).toBe(succeeded.length);
 
     // The runners' own records: each claimed runner holds exactly the one instance it was given.

@@ -131,9 +131,9 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
   // Servers run as the image's user and must reach their rootfs below this directory.
   await chmod(workDir, 0o755);
   const registry = await startLocalRegistry({ dir: join(workDir, 'registry'), port: 0 });
-  const warmAgent = await startAgentProcess({ cacheDir: join(workDir, 'warm-cache'), sandbox: options.sandbox, token: TOKEN });
+  const warmAgent = await startAgentProcess({ dir: join(workDir, 'warm-agent'), sandbox: options.sandbox, token: TOKEN });
   // "Not cached" means an empty cache on a running agent: its cache is pruned before each activation.
-  const coldAgent = await startAgentProcess({ cacheDir: join(workDir, 'cold-cache'), sandbox: options.sandbox, token: TOKEN });
+  const coldAgent = await startAgentProcess({ dir: join(workDir, 'cold-agent'), sandbox: options.sandbox, token: TOKEN });
   try {
     // Idle: started, nothing activated yet.
     await new Promise((r) => setTimeout(r, 500));

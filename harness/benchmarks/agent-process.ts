@@ -1,8 +1,9 @@
-/** A runner agent as its own process (compiled CLI), as it runs in production, for benchmarks. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+/** A runner agent as its own process, started the way the process substrate starts runners, for benchmarks. */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from '../../runner/errors.js';
+import { agentArgs, defaultAgentCommand, isAgentProcess, logTail, readListeningUrl, spawnAgent, stopAgent } from '../../runner/substrates/process/agent-process.js';
 
 export interface AgentProcess {
   url: string;
@@ -13,43 +14,29 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-
-export async function startAgentProcess(options: { cacheDir: string; sandbox: string; token: string; extraArgs?: string[] }): Promise<AgentProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [CLI, 'agent', '--port', '0', '--cache', options.cacheDir, '--sandbox', options.sandbox, ...(options.extraArgs ?? [])],
-    { env: { ...process.env, MCPWARM_TOKEN: options.token }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new McpWarmError('SERVICE_UNREACHABLE', `agent did not start in 15 s:\n${log}`)), 15_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new McpWarmError('SERVICE_UNREACHABLE', `agent exited with ${code} before listening:\n${log}`));
-    });
-  });
+/** Starts `mcpwarm agent` with its cache, token file and log under `dir`. */
+export async function startAgentProcess(options: { dir: string; sandbox: string; token: string }): Promise<AgentProcess> {
+  await mkdir(options.dir, { recursive: true });
+  const paths = { cacheDir: join(options.dir, 'cache'), tokenFile: join(options.dir, 'token'), logFile: join(options.dir, 'agent.log') };
+  await writeFile(paths.tokenFile, options.token, { mode: 0o600 });
+  const pid = await spawnAgent(defaultAgentCommand(), agentArgs({ pool: 'bench', token: options.token, sandbox: options.sandbox }, paths), paths.logFile);
+  const deadline = Date.now() + 15_000;
+  let url: string | undefined;
+  while ((url = await readListeningUrl(paths.logFile)) === undefined) {
+    if (Date.now() > deadline || !(await isAgentProcess(pid, paths.tokenFile))) {
+      await stopAgent(pid, paths.tokenFile, 1000);
+      throw new McpWarmError('SERVICE_UNREACHABLE', `the agent did not start:\n${await logTail(paths.logFile)}`);
+    }
+    await sleep(25);
+  }
   return {
     url,
-    pid: child.pid!,
+    pid,
     token: options.token,
     rssBytes: async () => {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
     },
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopAgent(pid, paths.tokenFile, 5000),
   };
 }

@@ -42,7 +42,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function startPool(name: string, size: number, options: { maxWaitMs?: number; coldFallback?: boolean } = {}): Promise<Harness> {
+async function startPool(name: string, size: number, options: { maxWaitMs?: number; coldFallback?: boolean; hot?: boolean } = {}): Promise<Harness> {
   const stateDir = join(images.work, name);
   const substrate = new ProcessSubstrate({ stateDir, stopGraceMs: 2000 });
   const token = await runnerToken(stateDir);
@@ -55,7 +55,10 @@ async function startPool(name: string, size: number, options: { maxWaitMs?: numb
     coldFallback: options.coldFallback ?? false,
     reconcileIntervalMs: 500,
   });
-  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token: TOKEN, leaseMs: 600_000 }, token);
+  const controller = await startController(
+    { host: '127.0.0.1', port: 0, pool, token: TOKEN, leaseMs: 600_000, ...(options.hot ? { hot: [{ image: images.fixture, min: 1, max: 1 }] } : {}) },
+    token,
+  );
   return {
     controller,
     substrate,
@@ -80,16 +83,34 @@ describe('a small pool', () => {
   let harness: Harness;
 
   beforeAll(async () => {
-    harness = await startPool('small', 2);
+    harness = await startPool('small', 2, { hot: true });
     await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
+    await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.hot[0].ready === 1, 60_000, 'a hot instance');
   }, 120_000);
 
   afterAll(async () => {
     await harness?.close();
   });
 
-  it('activates from the warm tier, serves MCP through the controller, and replaces the runner afterwards', async () => {
+  it('serves a plain request from the hot tier at once, and refills it', async () => {
     const answer = await call(harness.controller.url, 'POST', '/activations', { image: images.fixture });
+    expect(answer.status, JSON.stringify(answer.json)).toBe(201);
+    const activation = answer.json as Activation;
+    expect(activation.tier).toBe('hot');
+    expect(activation.phases.totalMs).toBeLessThan(activation.phases.initializeMs + activation.phases.startMs);
+    const client = new Client({ name: 'controller-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(activation.endpoint, harness.controller.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }),
+    );
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+    await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.hot[0].ready === 1, 60_000, 'the hot refill');
+    expect((await call(harness.controller.url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
+  }, 120_000);
+
+  it('activates from the warm tier, serves MCP through the controller, and replaces the runner afterwards', async () => {
+    // With an override, the request cannot be served by a pre-made instance.
+    const answer = await call(harness.controller.url, 'POST', '/activations', { image: images.fixture, env: { FROM: 'warm' } });
     expect(answer.status, JSON.stringify(answer.json)).toBe(201);
     const activation = answer.json as Activation;
     expect(activation).toMatchObject({ tier: 'warm', endpoint: `/activations/${activation.activationId}/mcp` });

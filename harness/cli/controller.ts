@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
 import { startController } from '../../runner/controller/controller.js';
+import { parseHotSpec } from '../../runner/controller/hot-tier.js';
 import { Pool } from '../../runner/controller/pool.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { createSubstrate, SUBSTRATE_NAMES } from '../../runner/substrates/registry.js';
@@ -28,6 +29,7 @@ interface ControllerArgs extends JsonFlag {
   runnerCacheSize?: string;
   autoscale: boolean;
   burstMargin: number;
+  hot: string[];
 }
 
 /** The seed's environment variables, as defaults under the flags. */
@@ -63,6 +65,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('max-age-ms', { type: 'number', default: 6 * 3_600_000, describe: 'Warm runners older than this are replaced' })
       .option('runner-sandbox', { type: 'string', default: 'auto' })
       .option('autoscale', { type: 'boolean', default: false, describe: 'Warm target follows arrival rate x refill time + burst margin, between --size and --max-size' })
+      .option('hot', { type: 'string', array: true, default: [] as string[], describe: 'Keep IMAGE pre-activated: IMAGE=MIN[:MAX], repeatable' })
       .option('burst-margin', { type: 'number', default: 1, describe: 'Extra warm runners when autoscaling' })
       .option('runner-cache-size', { type: 'string', ...(seed.cacheSize ? { default: seed.cacheSize } : {}), describe: 'Each runner cache budget (IMAGE_CACHE_SIZE)' }) as unknown as Argv<ControllerArgs>;
   },
@@ -101,7 +104,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       },
     });
     const controller = await startController(
-      { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs },
+      { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs, hot: argv.hot.map(parseHotSpec) },
       await runnerToken(stateDir),
     );
     say(`controller listening on ${controller.url} (substrate ${argv.substrate}, pool ${argv.pool}, ${argv.size} warm)`);

@@ -10,9 +10,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ERROR_CATALOGUE, McpWarmError, isMcpWarmError, type ErrorCode } from '../errors.js';
 import { readJsonBody, sendError, sendJson } from '../http-json.js';
 import { bearerMatches, checkAuthSetup, ImageAllowlist } from '../agent/access.js';
-import { parseActivationRequest } from '../agent/activation-request.js';
+import { parseActivationRequest, type ActivationRequest } from '../agent/activation-request.js';
 import type { InstanceInfo } from '../agent/instance.js';
 import type { Runner } from '../substrates/types.js';
+import { HotTier, type HotImageConfig } from './hot-tier.js';
 import { relayMcp } from './mcp-relay.js';
 import { Pool } from './pool.js';
 
@@ -25,6 +26,8 @@ export interface ControllerOptions {
   allow?: string[];
   /** How long a claim lasts before the reconcile loop ends it. */
   leaseMs: number;
+  /** Images kept pre-activated in the hot tier. */
+  hot?: HotImageConfig[];
 }
 
 export interface Activation {
@@ -34,7 +37,7 @@ export interface Activation {
   endpoint: string;
   /** The same on the runner itself (reachable from the controller's network only). */
   runnerEndpoint: string;
-  tier: 'warm' | 'cold';
+  tier: 'hot' | 'warm' | 'cold';
   image: { ref: string; digest: string };
   phases: Record<string, number>;
   createdAt: string;
@@ -103,10 +106,8 @@ export async function startController(options: ControllerOptions, runnerToken: s
   const activations = new Map<string, Activation>();
   await pool.start();
 
-  const activate = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const start = performance.now();
-    const request = parseActivationRequest(await readJsonBody(req));
-    allowlist.check(request.image);
+  /** Claims a runner and has its agent activate the image: one activation, tier warm or cold. */
+  const activateOnPool = async (request: ActivationRequest, start: number): Promise<Activation> => {
     const activationId = `a-${randomBytes(6).toString('hex')}`;
     const claim = await pool.claim({ activationId, image: request.image, leaseMs: options.leaseMs }).catch((error: unknown) => {
       metrics.claims.inc({ tier: 'none', result: 'exhausted' });
@@ -129,7 +130,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
     }
     const instance = answer.json as InstanceInfo;
     metrics.claims.inc({ tier: claim.tier, result: 'ok' });
-    const activation: Activation = {
+    return {
       activationId,
       runner: claim.runner.id,
       endpoint: `/activations/${activationId}/mcp`,
@@ -139,7 +140,27 @@ export async function startController(options: ControllerOptions, runnerToken: s
       phases: { queueMs: claim.queueMs, claimMs: claim.claimMs, ...instance.phases, totalMs: performance.now() - start },
       createdAt: new Date().toISOString(),
     };
-    activations.set(activationId, activation);
+  };
+
+  const hot = new HotTier<Activation>(
+    options.hot ?? [],
+    (image) => activateOnPool({ image }, performance.now()),
+    (image, error) => process.stderr.write(`controller: hot instance of ${image} failed: ${(error as Error).message}\n`),
+  );
+
+  const activate = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const start = performance.now();
+    const request = parseActivationRequest(await readJsonBody(req));
+    allowlist.check(request.image);
+    // Only a plain request (the image alone) can be served by an instance made ahead of it.
+    let ready = Object.keys(request).length === 1 ? hot.take(request.image) : undefined;
+    // A shelved instance whose runner went away meanwhile (lease expired, crashed) is skipped.
+    while (ready && !pool.runners().some((r) => r.id === ready!.runner && r.state === 'claimed' && r.phase === 'running')) ready = hot.take(request.image);
+    if (ready) metrics.claims.inc({ tier: 'hot', result: 'ok' });
+    const activation: Activation = ready
+      ? { ...ready, tier: 'hot', phases: { ...ready.phases, queueMs: 0, claimMs: performance.now() - start, totalMs: performance.now() - start }, createdAt: new Date().toISOString() }
+      : await activateOnPool(request, start);
+    activations.set(activation.activationId, activation);
     sendJson(res, 201, activation);
   };
 
@@ -167,7 +188,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
     }
     if (req.method === 'POST' && path === '/activations') return activate(req, res);
     if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: [...activations.values()] });
-    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), runnerList: pool.runners() });
+    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), hot: hot.status(), runnerList: pool.runners() });
     const match = /^\/activations\/(a-[0-9a-f]{12})(\/mcp)?$/.exec(path);
     const activation = match ? activations.get(match[1]!) : undefined;
     if (match && !activation) throw new McpWarmError('INSTANCE_NOT_FOUND', `no activation ${match[1]}`);
@@ -192,13 +213,18 @@ export async function startController(options: ControllerOptions, runnerToken: s
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  hot.refill();
+  const refillTimer = setInterval(() => hot.refill(), 1000);
+  refillTimer.unref();
   return {
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     close: async () => {
+      clearInterval(refillTimer);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await Promise.all(hot.stop().map(end));
       await pool.stop();
     },
   };

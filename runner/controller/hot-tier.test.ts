@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { HotTier, parseHotSpec } from './hot-tier.js';
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('parseHotSpec', () => {
+  it.each([
+    ['127.0.0.1:5000/mcp/fixture:1=2', { image: '127.0.0.1:5000/mcp/fixture:1', min: 2, max: 2 }],
+    ['app@sha256:' + 'a'.repeat(64) + '=1:3', { image: 'app@sha256:' + 'a'.repeat(64), min: 1, max: 3 }],
+  ])('reads %s', (spec, expected) => expect(parseHotSpec(spec)).toEqual(expected));
+
+  it.each(['image', 'image=0', 'image=3:2', '=1'])('refuses %s', (spec) =>
+    expect(() => parseHotSpec(spec)).toThrowError(expect.objectContaining({ code: 'USAGE_INVALID' })));
+});
+
+describe('HotTier', () => {
+  it('keeps min instances per image and replaces what is taken', async () => {
+    let made = 0;
+    const tier = new HotTier([{ image: 'a', min: 2, max: 3 }], async (image) => `${image}-${++made}`, () => undefined);
+    tier.refill();
+    expect(tier.status()).toEqual([{ image: 'a', ready: 0, making: 2, min: 2, max: 3 }]);
+    await flush();
+    expect(tier.status()[0]).toMatchObject({ ready: 2, making: 0 });
+    expect(tier.take('a')).toBe('a-1');
+    expect(tier.take('unknown')).toBeUndefined();
+    await flush();
+    expect(tier.status()[0]).toMatchObject({ ready: 2, making: 0 });
+    expect(made).toBe(3);
+  });
+
+  it('reports a failed attempt and tries again on the next refill', async () => {
+    const errors: string[] = [];
+    let fail = true;
+    const tier = new HotTier([{ image: 'b', min: 1, max: 1 }], async () => {
+      if (fail) throw new Error('no runner');
+      return 'ok';
+    }, (image, error) => errors.push(`${image}: ${(error as Error).message}`));
+    tier.refill();
+    await flush();
+    expect(errors).toEqual(['b: no runner']);
+    fail = false;
+    tier.refill();
+    await flush();
+    expect(tier.take('b')).toBe('ok');
+  });
+
+  it('hands back ready instances when stopped and makes no more', async () => {
+    const tier = new HotTier([{ image: 'c', min: 1, max: 1 }], async () => 'x', () => undefined);
+    tier.refill();
+    await flush();
+    expect(tier.stop()).toEqual(['x']);
+    tier.refill();
+    expect(tier.status()[0]).toMatchObject({ ready: 0, making: 0 });
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The hot tier: for popular images, instances activated and initialized ahead of demand, so an
+ * activation is answered at once. Each image keeps at least `min` ready (at most `max` ready or
+ * in the making); a served instance is replaced in the background.
+ */
+import { McpWarmError } from '../errors.js';
+
+export interface HotImageConfig {
+  image: string;
+  min: number;
+  max: number;
+}
+
+/** Parses `IMAGE=MIN[:MAX]` (the image itself may contain ':' and '@'). */
+export function parseHotSpec(spec: string): HotImageConfig {
+  const match = /^(.+)=(\d+)(?::(\d+))?$/.exec(spec);
+  const min = Number(match?.[2]);
+  const max = match?.[3] === undefined ? min : Number(match[3]);
+  if (!match || min < 1 || max < min) {
+    throw new McpWarmError('USAGE_INVALID', `--hot ${spec}: expected IMAGE=MIN[:MAX] with 1 <= MIN <= MAX`);
+  }
+  return { image: match[1]!, min, max };
+}
+
+interface Shelf<T> {
+  config: HotImageConfig;
+  ready: T[];
+  making: number;
+}
+
+export class HotTier<T> {
+  private readonly shelves = new Map<string, Shelf<T>>();
+  private stopped = false;
+
+  constructor(
+    configs: readonly HotImageConfig[],
+    private readonly make: (image: string) => Promise<T>,
+    private readonly onError: (image: string, error: unknown) => void,
+  ) {
+    for (const config of configs) this.shelves.set(config.image, { config, ready: [], making: 0 });
+  }
+
+  /** A ready instance of `image`, if one is on the shelf; its replacement is started. */
+  take(image: string): T | undefined {
+    const shelf = this.shelves.get(image);
+    const taken = shelf?.ready.shift();
+    if (taken !== undefined) this.refill();
+    return taken;
+  }
+
+  /** Starts making instances until every image has `min` ready or in the making (never over `max`). */
+  refill(): void {
+    if (this.stopped) return;
+    for (const shelf of this.shelves.values()) {
+      while (shelf.ready.length + shelf.making < shelf.config.min && shelf.ready.length + shelf.making < shelf.config.max) {
+        shelf.making += 1;
+        this.make(shelf.config.image).then(
+          (instance) => {
+            shelf.making -= 1;
+            shelf.ready.push(instance);
+          },
+          (error: unknown) => {
+            // Retried by the next refill (the controller calls refill periodically).
+            shelf.making -= 1;
+            this.onError(shelf.config.image, error);
+          },
+        );
+      }
+    }
+  }
+
+  /** Ready and in-the-making counts per image. */
+  status(): Array<{ image: string; ready: number; making: number; min: number; max: number }> {
+    return [...this.shelves.values()].map((s) => ({ image: s.config.image, ready: s.ready.length, making: s.making, min: s.config.min, max: s.config.max }));
+  }
+
+  /** Stops refilling and hands back every ready instance (for the caller to end). */
+  stop(): T[] {
+    this.stopped = true;
+    return [...this.shelves.values()].flatMap((shelf) => shelf.ready.splice(0));
+  }
+}

@@ -42,7 +42,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function startPool(name: string, size: number, options: { maxWaitMs?: number; coldFallback?: boolean; hot?: boolean } = {}): Promise<Harness> {
+async function startPool(name: string, size: number, options: { maxWaitMs?: number; coldFallback?: boolean; hot?: boolean; leaseMs?: number } = {}): Promise<Harness> {
   const stateDir = join(images.work, name);
   const substrate = new ProcessSubstrate({ stateDir, stopGraceMs: 2000 });
   const token = await runnerToken(stateDir);
@@ -56,7 +56,7 @@ async function startPool(name: string, size: number, options: { maxWaitMs?: numb
     reconcileIntervalMs: 500,
   });
   const controller = await startController(
-    { host: '127.0.0.1', port: 0, pool, token: TOKEN, leaseMs: 600_000, ...(options.hot ? { hot: [{ image: images.fixture, min: 1, max: 1 }] } : {}) },
+    { host: '127.0.0.1', port: 0, pool, token: TOKEN, leaseMs: options.leaseMs ?? 600_000, ...(options.hot ? { hot: [{ image: images.fixture, min: 1, max: 1 }] } : {}) },
     token,
   );
   return {
@@ -135,6 +135,32 @@ describe('a small pool', () => {
     expect(anonymous.status).toBe(401);
     expect((await call(harness.controller.url, 'GET', '/activations/a-000000000000')).json.error.code).toBe('INSTANCE_NOT_FOUND');
   });
+});
+
+describe('leases and the cold fallback', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await startPool('leases', 1, { leaseMs: 5000, coldFallback: true, maxWaitMs: 100 });
+    await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
+  }, 120_000);
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('serves a concurrent second activation from a cold runner, and ends both when their leases lapse', async () => {
+    const answers = await Promise.all([1, 2].map(() => call(harness.controller.url, 'POST', '/activations', { image: images.fixture })));
+    for (const answer of answers) expect(answer.status, JSON.stringify(answer.json)).toBe(201);
+    const activations = answers.map((a) => a.json as Activation);
+    expect(activations.map((a) => a.tier).sort()).toEqual(['cold', 'warm']);
+    expect(new Set(activations.map((a) => a.runner)).size).toBe(2);
+    for (const activation of activations) {
+      await until(async () => (await call(harness.controller.url, 'GET', `/activations/${activation.activationId}`)).status === 404, 30_000, 'the lease to end the activation');
+    }
+    await until(async () => !(await harness.substrate.listRunners()).some((r) => activations.some((a) => a.runner === r.id)), 30_000, 'both runners to go');
+    expect((await call(harness.controller.url, 'GET', '/activations')).json.activations).toEqual([]);
+  }, 120_000);
 });
 
 describe('the claim race', () => {

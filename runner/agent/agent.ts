@@ -3,22 +3,22 @@
  * each one as MCP Streamable HTTP at /instances/ID/mcp. No Docker socket: images come through the
  * project's own pull pipeline, processes through the sandbox interface.
  */
-import { access, constants, mkdir, readdir, rm } from 'node:fs/promises';
+import { access, constants, mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { McpWarmError, isMcpWarmError } from '../errors.js';
 import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendError, sendJson } from '../http-json.js';
-import { unmountUnder } from '../mounts.js';
 import { ImageCache } from '../oci/cache/image-cache.js';
 import { releaseMaterializedRootfs } from '../oci/materialize.js';
 import { overlayAvailable } from '../oci/overlay.js';
-import { allSandboxes, selectSandbox, sandboxReport } from '../sandbox/registry.js';
+import { selectSandbox, sandboxReport } from '../sandbox/registry.js';
 import type { SandboxName } from '../sandbox/types.js';
 import { bearerMatches, checkAuthSetup, ImageAllowlist } from './access.js';
 import { activate, type ActivationContext } from './activation.js';
 import { parseActivationRequest } from './activation-request.js';
 import { AuditLog } from './audit-log.js';
+import { sweepInstances } from './leftovers.js';
 import type { Instance } from './instance.js';
 import { AgentMetrics } from './metrics.js';
 
@@ -189,16 +189,10 @@ async function ready(res: ServerResponse, cacheDir: string, sandbox: SandboxName
  */
 async function recoverFromCrash(cache: ImageCache, instancesDir: string): Promise<void> {
   await cache.clearTemporary();
-  const leftover = await readdir(instancesDir).catch(() => [] as string[]);
-  if (leftover.length > 0) {
-    for (const entry of await sandboxReport()) {
-      if (entry.available) await allSandboxes().find((s) => s.name === entry.name)!.sweep(leftover);
-    }
-  }
+  await sweepInstances(instancesDir);
   for (const record of await cache.rootfs.list()) {
     if (record.target.startsWith(`${instancesDir}/`)) await releaseMaterializedRootfs(cache, record.target).catch(() => undefined);
   }
-  await unmountUnder(instancesDir);
   await rm(instancesDir, { recursive: true, force: true });
   await mkdir(instancesDir, { recursive: true });
 }

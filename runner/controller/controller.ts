@@ -171,8 +171,15 @@ export async function startController(options: ControllerOptions, runnerToken: s
     await pool.release(activation.runner);
   };
 
+  /** Activations whose runner the reconcile loop ended (lease expired, runner crashed) are gone too. */
+  const forgetEnded = (): void => {
+    const live = new Set(pool.runners().filter((r) => r.state === 'claimed' && r.phase !== 'gone' && r.phase !== 'failed').map((r) => r.id));
+    for (const [id, activation] of activations) if (!live.has(activation.runner)) activations.delete(id);
+  };
+
   const routes = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://controller').pathname;
+    forgetEnded();
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (req.method === 'GET' && path === '/ready') {
       const ready = pool.status().warmTargetReachedOnce;

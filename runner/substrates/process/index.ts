@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { McpWarmError } from '../../errors.js';
+import { sweepInstances } from '../../agent/leftovers.js';
 import type { Runner, RunnerEvent, RunnerPatch, RunnerPhase, RunnerTemplate, Substrate } from '../types.js';
 import { agentArgs, defaultAgentCommand, isAgentProcess, logTail, readListeningUrl, spawnAgent, stopAgent, type AgentPaths } from './agent-process.js';
 import { RunnerStore, type RunnerRecord } from './runner-store.js';
@@ -103,6 +104,8 @@ export class ProcessSubstrate implements Substrate {
   async deleteRunner(id: string): Promise<void> {
     const removed = await this.store.remove(id, async (record) => {
       if (record !== undefined) await stopAgent(record.pid, agentPaths(this.store.dirOf(id)).tokenFile, this.stopGraceMs);
+      // An agent killed at the end of the grace period may leave servers and mounts behind.
+      await sweepInstances(join(agentPaths(this.store.dirOf(id)).cacheDir, 'instances'));
     });
     if (removed !== undefined) this.emit({ type: 'deleted', runner: toRunner(removed, phaseAfterExit(removed.phase)) });
   }

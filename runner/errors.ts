@@ -67,6 +67,7 @@ export const ERROR_CATALOGUE = {
   SESSION_CONFLICT: { exit: 2, http: 409, hint: 'The instance already has a client session; end it with DELETE on its MCP endpoint first.' },
 
   POOL_EXHAUSTED: { exit: 1, http: 503, hint: 'No warm runner came free in time; retry after the Retry-After delay, or raise the pool size.' },
+  SERVER_NOT_FOUND: { exit: 2, http: 404, hint: 'Named servers come from the controller configuration (--server NAME=IMAGE or --config FILE).' },
   RUNNER_CONFLICT: { exit: 1, http: 409, hint: 'The runner changed since it was read (another claim won); re-read and retry.' },
   RUNNER_NOT_FOUND: { exit: 2, http: 404, hint: 'No runner has that id on this substrate.' },
   SUBSTRATE_FAILED: { exit: 1, http: 503, hint: 'The substrate could not create or reach a runner; the message has the cause.' },

@@ -14,6 +14,7 @@ import { runnerToken } from '../runner/controller/runner-token.js';
 import { ProcessSubstrate } from '../runner/substrates/process/index.js';
 import type { Runner } from '../runner/substrates/types.js';
 import { imageFixture, type ImageFixture } from './support/agent-fixture.js';
+import { runCli } from './support/cli.js';
 
 const TOKEN = 'controller-test-token';
 let images: ImageFixture;
@@ -56,7 +57,15 @@ async function startPool(name: string, size: number, options: { maxWaitMs?: numb
     reconcileIntervalMs: 500,
   });
   const controller = await startController(
-    { host: '127.0.0.1', port: 0, pool, token: TOKEN, leaseMs: options.leaseMs ?? 600_000, ...(options.hot ? { hot: [{ image: images.fixture, min: 1, max: 1 }] } : {}) },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      pool,
+      token: TOKEN,
+      leaseMs: options.leaseMs ?? 600_000,
+      servers: [{ name: 'fixture', image: images.fixture }],
+      ...(options.hot ? { hot: [{ image: images.fixture, min: 1, max: 1 }] } : {}),
+    },
     token,
   );
   return {
@@ -128,6 +137,27 @@ describe('a small pool', () => {
     // Single use: the runner is destroyed and the pool refilled with a new one.
     await until(async () => !(await harness.substrate.listRunners()).some((r) => r.id === activation.runner), 30_000, 'the used runner to go');
     await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.available >= 2, 60_000, 'the refill');
+  }, 120_000);
+
+  it('manages a named server: start, scale, stop, idempotently, over HTTP and the CLI', async () => {
+    const url = harness.controller.url;
+    expect((await call(url, 'GET', '/servers')).json.servers).toMatchObject([{ name: 'fixture', status: 'stopped', replicas: 0 }]);
+    const started = await call(url, 'POST', '/servers/fixture/start');
+    expect(started.status, JSON.stringify(started.json)).toBe(200);
+    expect(started.json).toMatchObject({ status: 'running', replicas: 1, readyReplicas: 1 });
+    expect((await call(url, 'POST', '/servers/fixture/start')).json).toMatchObject({ status: 'running', replicas: 1 });
+    expect((await call(url, 'POST', '/servers/fixture/scale', { replicas: 2 })).json).toMatchObject({ status: 'running', readyReplicas: 2 });
+    const status = await runCli(['servers', 'status', 'fixture', '--controller', url, '--json'], { MCPWARM_TOKEN: TOKEN });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.json).toMatchObject({ name: 'fixture', status: 'running', readyReplicas: 2 });
+    const stopped = await runCli(['servers', 'stop', 'fixture', '--controller', url, '--json'], { MCPWARM_TOKEN: TOKEN });
+    expect(stopped.json).toMatchObject({ status: 'stopped', replicas: 0, readyReplicas: 0 });
+    expect((await call(url, 'POST', '/servers/fixture/stop', { force: true })).json).toMatchObject({ status: 'stopped' });
+    expect((await call(url, 'POST', '/servers/fixture/scale', { replicas: 11 })).json.error.code).toBe('REQUEST_INVALID');
+    expect((await call(url, 'GET', '/servers/unknown')).json.error.code).toBe('SERVER_NOT_FOUND');
+    const unknown = await runCli(['servers', 'start', 'unknown', '--controller', url], { MCPWARM_TOKEN: TOKEN });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('SERVER_NOT_FOUND');
   }, 120_000);
 
   it('refuses without a token, off the allowlist of the runners, and for unknown activations', async () => {

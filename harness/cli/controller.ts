@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
 import { startController } from '../../runner/controller/controller.js';
-import { parseHotSpec } from '../../runner/controller/hot-tier.js';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { McpWarmError } from '../../runner/errors.js';
+import { parseHotSpec, type HotImageConfig } from '../../runner/controller/hot-tier.js';
+import type { ServerDefinition } from '../../runner/controller/servers.js';
 import { Pool } from '../../runner/controller/pool.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { createSubstrate, SUBSTRATE_NAMES } from '../../runner/substrates/registry.js';
@@ -30,6 +35,28 @@ interface ControllerArgs extends JsonFlag {
   autoscale: boolean;
   burstMargin: number;
   hot: string[];
+  server: string[];
+  config?: string;
+}
+
+const CONFIG_SCHEMA = z.strictObject({
+  servers: z.array(z.strictObject({ name: z.string(), image: z.string().min(1) })).optional(),
+  hot: z.array(z.strictObject({ image: z.string().min(1), min: z.number().int().min(1), max: z.number().int().min(1) })).optional(),
+});
+
+/** Named servers and hot images from the flags and the config file together. */
+async function controllerConfig(argv: ControllerArgs): Promise<{ hot: HotImageConfig[]; servers: ServerDefinition[] }> {
+  const parsed = argv.config ? CONFIG_SCHEMA.safeParse(parse(await readFile(argv.config, 'utf8')) ?? {}) : undefined;
+  if (parsed && !parsed.success) {
+    throw new McpWarmError('USAGE_INVALID', `${argv.config}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`);
+  }
+  const fromFile = parsed?.data;
+  const servers = argv.server.map((spec) => {
+    const at = spec.indexOf('=');
+    if (at <= 0) throw new McpWarmError('USAGE_INVALID', `--server ${spec}: expected NAME=IMAGE`);
+    return { name: spec.slice(0, at), image: spec.slice(at + 1) };
+  });
+  return { hot: [...argv.hot.map(parseHotSpec), ...(fromFile?.hot ?? [])], servers: [...servers, ...(fromFile?.servers ?? [])] };
 }
 
 /** The seed's environment variables, as defaults under the flags. */
@@ -66,6 +93,8 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('runner-sandbox', { type: 'string', default: 'auto' })
       .option('autoscale', { type: 'boolean', default: false, describe: 'Warm target follows arrival rate x refill time + burst margin, between --size and --max-size' })
       .option('hot', { type: 'string', array: true, default: [] as string[], describe: 'Keep IMAGE pre-activated: IMAGE=MIN[:MAX], repeatable' })
+      .option('server', { type: 'string', array: true, default: [] as string[], describe: 'A named server for the lifecycle API: NAME=IMAGE, repeatable' })
+      .option('config', { type: 'string', describe: 'YAML with `servers: [{name, image}]` and `hot: [{image, min, max}]`, added to the flags' })
       .option('burst-margin', { type: 'number', default: 1, describe: 'Extra warm runners when autoscaling' })
       .option('runner-cache-size', { type: 'string', ...(seed.cacheSize ? { default: seed.cacheSize } : {}), describe: 'Each runner cache budget (IMAGE_CACHE_SIZE)' }) as unknown as Argv<ControllerArgs>;
   },
@@ -104,7 +133,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       },
     });
     const controller = await startController(
-      { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs, hot: argv.hot.map(parseHotSpec) },
+      { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs, ...(await controllerConfig(argv)) },
       await runnerToken(stateDir),
     );
     say(`controller listening on ${controller.url} (substrate ${argv.substrate}, pool ${argv.pool}, ${argv.size} warm)`);

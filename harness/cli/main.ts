@@ -7,6 +7,7 @@ import { benchCommand } from './bench.js';
 import { controllerCommand } from './controller.js';
 import { imageCommand } from './image.js';
 import { registryCommand } from './registry.js';
+import { serversCommand } from './servers.js';
 import { usageExit } from './output.js';
 
 await yargs(hideBin(process.argv))
@@ -17,6 +18,7 @@ await yargs(hideBin(process.argv))
   .command(agentCommand)
   .command(activateCommand)
   .command(controllerCommand)
+  .command(serversCommand)
   .command(benchCommand)
   .demandCommand(1)
   .strict()

@@ -15,6 +15,7 @@ import type { InstanceInfo } from '../agent/instance.js';
 import type { Runner } from '../substrates/types.js';
 import { HotTier, type HotImageConfig } from './hot-tier.js';
 import { relayMcp } from './mcp-relay.js';
+import { ServerLifecycle, type ServerDefinition } from './servers.js';
 import { Pool } from './pool.js';
 
 export interface ControllerOptions {
@@ -28,6 +29,8 @@ export interface ControllerOptions {
   leaseMs: number;
   /** Images kept pre-activated in the hot tier. */
   hot?: HotImageConfig[];
+  /** Named MCP servers for the lifecycle API. */
+  servers?: ServerDefinition[];
 }
 
 export interface Activation {
@@ -164,11 +167,44 @@ export async function startController(options: ControllerOptions, runnerToken: s
     sendJson(res, 201, activation);
   };
 
-  const end = async (activation: Activation): Promise<void> => {
+  /** Ends an activation; `force` skips the graceful stop of its server (the runner is destroyed either way). */
+  const end = async (activation: Activation, force = false): Promise<void> => {
     activations.delete(activation.activationId);
     const runner = pool.runners().find((r) => r.id === activation.runner);
-    if (runner) await agentCall(runner, runnerToken, 'DELETE', `/instances/${activation.activationId}`).catch(() => undefined);
+    if (runner && !force) await agentCall(runner, runnerToken, 'DELETE', `/instances/${activation.activationId}`).catch(() => undefined);
     await pool.release(activation.runner);
+  };
+
+  const servers = new ServerLifecycle<Activation>(options.servers ?? [], {
+    start: async (image) => {
+      const activation = await activateOnPool({ image }, performance.now());
+      activations.set(activation.activationId, activation);
+      return activation;
+    },
+    stop: (activation, force) => end(activation, force),
+  });
+
+  const serverRoute = async (req: IncomingMessage, res: ServerResponse, name: string, action: string | undefined): Promise<void> => {
+    if (req.method === 'GET' && action === undefined) return sendJson(res, 200, servers.status(name));
+    if (req.method !== 'POST' || action === undefined) throw new McpWarmError('ROUTE_NOT_FOUND', `no route ${req.method} /servers/${name}${action ? `/${action}` : ''}`);
+    const body = (req.headers['content-length'] === '0' || req.headers['content-length'] === undefined ? {} : await readJsonBody(req)) as Record<string, unknown>;
+    servers.status(name);
+    if (action === 'scale') {
+      if (typeof body.replicas !== 'number') throw new McpWarmError('REQUEST_INVALID', 'scale needs {"replicas": N}', { details: { problems: [{ field: 'replicas', message: 'expected a number' }] } });
+      return sendJson(res, 200, await servers.scale(name, body.replicas));
+    }
+    if (action === 'stop') return sendJson(res, 200, await servers.stop(name, body.force === true));
+    // start: wait until ready, within timeoutMs (the start goes on after a timeout).
+    const timeoutMs = typeof body.timeoutMs === 'number' ? body.timeoutMs : 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new McpWarmError('SERVER_INIT_TIMEOUT', `server ${name} was not ready within ${timeoutMs} ms (still starting)`)), timeoutMs);
+    });
+    try {
+      return sendJson(res, 200, await Promise.race([servers.start(name), timeout]));
+    } finally {
+      clearTimeout(timer);
+    }
   };
 
   /** Activations whose runner the reconcile loop ended (lease expired, runner crashed) are gone too. */
@@ -196,6 +232,9 @@ export async function startController(options: ControllerOptions, runnerToken: s
     if (req.method === 'POST' && path === '/activations') return activate(req, res);
     if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: [...activations.values()] });
     if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), hot: hot.status(), runnerList: pool.runners() });
+    if (req.method === 'GET' && path === '/servers') return sendJson(res, 200, { servers: servers.list() });
+    const server = /^\/servers\/([^/]+)(?:\/(start|stop|scale))?$/.exec(path);
+    if (server) return serverRoute(req, res, decodeURIComponent(server[1]!), server[2]);
     const match = /^\/activations\/(a-[0-9a-f]{12})(\/mcp)?$/.exec(path);
     const activation = match ? activations.get(match[1]!) : undefined;
     if (match && !activation) throw new McpWarmError('INSTANCE_NOT_FOUND', `no activation ${match[1]}`);
@@ -231,7 +270,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await Promise.all(hot.stop().map(end));
+      await Promise.all(hot.stop().map((activation) => end(activation)));
       await pool.stop();
     },
   };

@@ -53,7 +53,7 @@ interface Bridge {
 }
 
 /** A probed stdio server behind the endpoint, mounted on a node:http server on a free loopback port. */
-async function startBridge(args: string[] = [FIXTURE]): Promise<Bridge> {
+async function startBridge(args: string[] = [FIXTURE], sessionIdleTimeoutMs?: number): Promise<Bridge> {
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -72,7 +72,13 @@ async function startBridge(args: string[] = [FIXTURE]): Promise<Bridge> {
 
   const connection = new StdioMcpConnection({ stdin: tap, stdout: child.stdout, exited });
   const readiness = await probeReadiness(connection, { timeoutMs: 10_000, stderrTail: () => stderr.tail(10), exited });
-  const endpoint = createStreamableHttpEndpoint({ backend: connection, initialize: readiness, maxBodyBytes: MAX_BODY_BYTES, maxSessions: 1 });
+  const endpoint = createStreamableHttpEndpoint({
+    backend: connection,
+    initialize: readiness,
+    maxBodyBytes: MAX_BODY_BYTES,
+    maxSessions: 1,
+    ...(sessionIdleTimeoutMs !== undefined ? { sessionIdleTimeoutMs } : {}),
+  });
   const server: Server = createServer((req, res) => void endpoint.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(async () => {
@@ -230,6 +236,24 @@ describe('Streamable HTTP endpoint with the official SDK client', () => {
     expect(bridge.endpoint.sessionCount).toBe(0);
     const second = await connectClient(bridge.url);
     expect(textOf(await second.client.callTool({ name: 'echo', arguments: { text: 'second' } }))).toBe('second');
+  });
+
+  it('lets a new client take the place of a session left idle past the timeout', async () => {
+    const bridge = await startBridge([FIXTURE], 300);
+    const { client } = await connectClient(bridge.url);
+    await client.listTools();
+    // The first client vanishes without DELETE (client.close() sends none).
+    await client.close();
+    const early = await fetch(bridge.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'early', version: '1' } } }),
+    });
+    expect(early.status).toBe(409);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const { client: second } = await connectClient(bridge.url);
+    expect((await second.listTools()).tools.length).toBeGreaterThan(0);
+    expect(bridge.endpoint.sessionCount).toBe(1);
   });
 
   it('forwards a server -> client request on the request stream and routes the answer back', async () => {

@@ -41,6 +41,7 @@ export class McpSession implements MessageSink {
   readonly serverRequests = new Map<string, PendingServerRequest>();
   private stream: SseStream | undefined;
   private backlog: JsonRpcMessage[] = [];
+  private lastActiveMs = Date.now();
 
   constructor(
     readonly id: string,
@@ -49,6 +50,16 @@ export class McpSession implements MessageSink {
 
   get hasStream(): boolean {
     return this.stream?.open ?? false;
+  }
+
+  /** Notes that the client used the session (any request carrying its id). */
+  touch(): void {
+    this.lastActiveMs = Date.now();
+  }
+
+  /** Idle: nothing in flight either way, no GET stream open, no request for `idleMs`. */
+  idleFor(idleMs: number, nowMs: number): boolean {
+    return this.inFlight.size === 0 && this.serverRequests.size === 0 && !this.hasStream && nowMs - this.lastActiveMs >= idleMs;
   }
 
   /** Opens the standalone GET stream (one at a time); messages that waited for it go out first. */
@@ -110,7 +121,14 @@ export class SessionTable implements Iterable<McpSession> {
   }
 
   get(id: string): McpSession | undefined {
-    return this.sessions.get(id);
+    const session = this.sessions.get(id);
+    session?.touch();
+    return session;
+  }
+
+  /** Sessions idle for at least `idleMs` (their client went away without DELETE, or stopped talking). */
+  idle(idleMs: number, nowMs = Date.now()): McpSession[] {
+    return [...this.sessions.values()].filter((session) => session.idleFor(idleMs, nowMs));
   }
 
   remove(session: McpSession): void {

@@ -34,6 +34,11 @@ export interface StreamableHttpEndpointOptions {
   maxBodyBytes: number;
   /** How many client sessions may be open at once. */
   maxSessions: number;
+  /**
+   * A session idle this long (nothing in flight, no GET stream, no request) is ended when a new
+   * client needs its place: a client that vanished without DELETE cannot hold an endpoint forever.
+   */
+  sessionIdleTimeoutMs?: number;
 }
 
 export interface StreamableHttpEndpoint {
@@ -42,6 +47,8 @@ export interface StreamableHttpEndpoint {
   close(): Promise<void>;
   readonly sessionCount: number;
 }
+
+const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 5 * 60_000;
 
 /** The JSON-RPC code MCP SDK servers answer an unknown session with. */
 const SESSION_NOT_FOUND_RPC_CODE = -32001;
@@ -88,6 +95,7 @@ export function createStreamableHttpEndpoint(options: StreamableHttpEndpointOpti
   function initialize(req: IncomingMessage, res: ServerResponse, request: JsonRpcRequest): void {
     if (header(req, 'mcp-session-id') !== undefined) throw invalid('initialize starts a session: send it without Mcp-Session-Id', request.id);
     requireBackend(request.id);
+    for (const idle of sessions.idle(options.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS)) end(idle, 'the session was idle');
     const session = sessions.open(request.id);
     sendJson(res, 200, { jsonrpc: '2.0', id: request.id, result: options.initialize.initializeResult }, { 'mcp-session-id': session.id });
   }

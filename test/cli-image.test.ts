@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalRegistry, type LocalRegistry } from '../harness/cluster/local-registry.js';
+import { freePort, startLocalRegistry, type LocalRegistry } from '../harness/cluster/local-registry.js';
 import { parseReference } from '../runner/oci/reference.js';
 import { RegistryClient } from '../runner/oci/registry-client.js';
 import { isProcessAlive } from '../runner/exec.js';
@@ -34,9 +34,10 @@ afterAll(async () => {
 });
 
 describe('mcpwarm registry', () => {
-  it('starts a registry in the background, reports it, and stops it', async () => {
+  // Four CLI runs (each a Node start-up under a TypeScript loader): generous on a loaded 2-core machine.
+  it('starts a registry in the background, reports it, and stops it', { timeout: 180_000 }, async () => {
     const state = join(work, 'managed-registry');
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     const up = await runCli(['registry', 'up', '--port', port, '--dir', state, '--json']);
     expect(up.code, up.stderr).toBe(0);
     const started = up.json as { pid: number; address: string };

@@ -60,7 +60,8 @@ function registryConfig(opts: { dataDir: string; host: string; port: number; ext
   return JSON.stringify(config, null, 2);
 }
 
-async function freePort(host: string): Promise<number> {
+/** A port nothing listens on now on `host` (the kernel picks it). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolve, reject) => {
     const server = createServer();

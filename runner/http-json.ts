@@ -1,6 +1,6 @@
 /** JSON over node:http for the agent's and controller's APIs: bounded bodies, coded error answers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { McpWarmError, isMcpWarmError } from './errors.js';
+import { ERROR_CATALOGUE, McpWarmError, isMcpWarmError, type ErrorCode } from './errors.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
@@ -44,4 +44,36 @@ export function sendError(res: ServerResponse, error: unknown): void {
   }
   // A body left unread (a refused upload) must not keep the connection hanging.
   sendJson(res, coded.httpStatus, { error: coded.toJSON() }, coded.httpStatus === 413 ? { connection: 'close' } : {});
+}
+
+/** An `{error: {code, message, hint?, details?}}` answer turned back into the coded error (unknown codes become INTERNAL). */
+export function errorFromAnswer(error: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> }, status: number): McpWarmError {
+  const code = error.code !== undefined && error.code in ERROR_CATALOGUE ? (error.code as ErrorCode) : 'INTERNAL';
+  return new McpWarmError(code, error.message ?? `answered ${status}`, {
+    ...(error.hint ? { hint: error.hint } : {}),
+    ...(error.details ? { details: error.details } : {}),
+  });
+}
+
+export interface JsonCall {
+  method: string;
+  token?: string;
+  body?: unknown;
+  /** The coded error for a service that does not answer at all, and what to call it in the message. */
+  unreachable: { code: ErrorCode; what: string };
+}
+
+/** Calls a JSON API of ours; resolves with the status and the parsed body (an empty object when there is none). */
+export async function callJson(url: URL, call: JsonCall): Promise<{ status: number; json: any }> {
+  const response = await fetch(url, {
+    method: call.method,
+    headers: {
+      ...(call.token ? { authorization: `Bearer ${call.token}` } : {}),
+      ...(call.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(call.body !== undefined ? { body: JSON.stringify(call.body) } : {}),
+  }).catch((error: unknown) => {
+    throw new McpWarmError(call.unreachable.code, `${call.unreachable.what} at ${url.origin} is unreachable: ${(error as Error).message}`);
+  });
+  return { status: response.status, json: await response.json().catch(() => ({})) };
 }

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { run, requireExecutable } from '../../runner/exec.js';
 import type { InstanceInfo, ActivationPhases } from '../../runner/agent/instance.js';
 import { buildAndPublish } from '../../runner/oci/build/publish.js';
+import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import { StdioMcpConnection } from '../../runner/mcp/stdio-connection.js';
 import { probeReadiness } from '../../runner/mcp/initialize.js';
 import { startLocalRegistry } from '../cluster/local-registry.js';
@@ -102,22 +103,23 @@ async function timeToInitialize(argv: string[], options: { cwd?: string } = {}):
 }
 
 async function activateOnce(agent: AgentProcess, image: string): Promise<{ ms: number; info: InstanceInfo }> {
+  const unreachable = { code: 'SERVICE_UNREACHABLE', what: 'the agent' } as const;
   const start = performance.now();
-  const response = await fetch(new URL('/activate', agent.url), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${agent.token}` },
-    body: JSON.stringify({ image }),
-  });
-  const body = (await response.json()) as InstanceInfo & { error?: { code: string; message: string } };
+  const { status, json } = await callJson(new URL('/activate', agent.url), { method: 'POST', token: agent.token, body: { image }, unreachable });
   const ms = performance.now() - start;
-  if (response.status !== 201) throw new Error(`activation failed: ${body.error?.code}: ${body.error?.message}`);
-  await fetch(new URL(`/instances/${body.instanceId}`, agent.url), { method: 'DELETE', headers: { authorization: `Bearer ${agent.token}` } });
-  return { ms, info: body };
+  if (status !== 201) throw errorFromAnswer(json.error ?? {}, status);
+  const info = json as InstanceInfo;
+  await callJson(new URL(`/instances/${info.instanceId}`, agent.url), { method: 'DELETE', token: agent.token, unreachable });
+  return { ms, info };
 }
 
 async function pruneCache(agent: AgentProcess): Promise<void> {
-  const response = await fetch(new URL('/cache/prune', agent.url), { method: 'POST', headers: { authorization: `Bearer ${agent.token}` } });
-  if (response.status !== 200) throw new Error(`cache prune failed: ${response.status} ${await response.text()}`);
+  const { status, json } = await callJson(new URL('/cache/prune', agent.url), {
+    method: 'POST',
+    token: agent.token,
+    unreachable: { code: 'SERVICE_UNREACHABLE', what: 'the agent' },
+  });
+  if (status !== 200) throw errorFromAnswer(json.error ?? {}, status);
 }
 
 function medianPhases(samples: ActivationPhases[]): Record<keyof ActivationPhases, number> {

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { McpWarmError, type ErrorCode, ERROR_CATALOGUE } from '../../runner/errors.js';
+import { McpWarmError } from '../../runner/errors.js';
+import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import { loadToken } from '../../runner/agent/access.js';
 import type { InstanceInfo } from '../../runner/agent/instance.js';
 import { handler, ms, printJson, say, type JsonFlag } from './output.js';
@@ -45,18 +46,14 @@ export const activateCommand: CommandModule<object, ActivateArgs> = {
       ...(argv.env.length > 0 ? { env } : {}),
       readiness: { toolsList: argv.toolsList, ...(argv.timeoutMs ? { timeoutMs: argv.timeoutMs } : {}) },
     };
-    const response = await fetch(new URL('/activate', argv.agent), {
+    const { status, json } = await callJson(new URL('/activate', argv.agent), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-    }).catch((error: unknown) => {
-      throw new McpWarmError('SERVICE_UNREACHABLE', `agent ${argv.agent} is unreachable: ${(error as Error).message}`);
+      ...(token ? { token } : {}),
+      body,
+      unreachable: { code: 'SERVICE_UNREACHABLE', what: 'the agent' },
     });
-    const answer = (await response.json()) as InstanceInfo | { error: { code: ErrorCode; message: string; hint?: string; details?: Record<string, unknown> } };
-    if ('error' in answer) {
-      const code = answer.error.code in ERROR_CATALOGUE ? answer.error.code : 'INTERNAL';
-      throw new McpWarmError(code, answer.error.message, { ...(answer.error.hint ? { hint: answer.error.hint } : {}), ...(answer.error.details ? { details: answer.error.details } : {}) });
-    }
+    if (json.error) throw errorFromAnswer(json.error, status);
+    const answer = json as InstanceInfo;
     const p = answer.phases;
     say(`${answer.instanceId}: ${answer.image.ref} (${answer.image.digest.slice(0, 19)}) in ${answer.sandbox}, pid ${answer.pid}`);
     say(`  ready in ${ms(p.totalMs)}: resolve ${ms(p.resolveMs)}, pull ${ms(p.pullMs)}, unpack ${ms(p.unpackMs)}, mount ${ms(p.mountMs)}, start ${ms(p.startMs)}, initialize ${ms(p.initializeMs)}`);

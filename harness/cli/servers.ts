@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
-import { ERROR_CATALOGUE, McpWarmError, type ErrorCode } from '../../runner/errors.js';
+import { McpWarmError } from '../../runner/errors.js';
+import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import { handler, printJson, say, type JsonFlag } from './output.js';
 
 interface ServersArgs extends JsonFlag {
@@ -41,15 +42,14 @@ export const serversCommand: CommandModule<object, ServersArgs> = {
     const token = await loadToken(argv.tokenFile);
     const path = argv.action === 'list' ? '/servers' : `/servers/${encodeURIComponent(argv.name!)}${argv.action === 'status' ? '' : `/${argv.action}`}`;
     const body = argv.action === 'scale' ? { replicas: argv.replicas } : argv.action === 'stop' ? { force: argv.force } : argv.action === 'start' && argv.timeoutMs ? { timeoutMs: argv.timeoutMs } : undefined;
-    const response = await fetch(new URL(path, argv.controller), {
+    const { status, json } = await callJson(new URL(path, argv.controller), {
       method: argv.action === 'list' || argv.action === 'status' ? 'GET' : 'POST',
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    }).catch((error: unknown) => {
-      throw new McpWarmError('SERVICE_UNREACHABLE', `controller ${argv.controller} is unreachable: ${(error as Error).message}`);
+      ...(token ? { token } : {}),
+      body,
+      unreachable: { code: 'SERVICE_UNREACHABLE', what: 'the controller' },
     });
-    const answer = (await response.json()) as { error?: { code: ErrorCode; message: string } } & Partial<ServerStatusView> & { servers?: ServerStatusView[] };
-    if (answer.error) throw new McpWarmError(answer.error.code in ERROR_CATALOGUE ? answer.error.code : 'INTERNAL', answer.error.message);
+    if (json.error) throw errorFromAnswer(json.error, status);
+    const answer = json as Partial<ServerStatusView> & { servers?: ServerStatusView[] };
     for (const server of answer.servers ?? [answer as ServerStatusView]) {
       say(`${server.name.padEnd(24)} ${server.status.padEnd(8)} ${server.readyReplicas}/${server.replicas} ready  ${server.image}`);
     }

@@ -4,17 +4,17 @@
  * project's own pull pipeline, processes through the sandbox interface.
  */
 import { access, constants, mkdir, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { McpWarmError, isMcpWarmError } from '../errors.js';
-import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendError, sendJson } from '../http-json.js';
+import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendJson } from '../http-json.js';
+import { requireBearer, startHttpService } from '../http-service.js';
 import { ImageCache } from '../oci/cache/image-cache.js';
 import { releaseMaterializedRootfs } from '../oci/materialize.js';
 import { overlayAvailable } from '../oci/overlay.js';
 import { selectSandbox, sandboxReport } from '../sandbox/registry.js';
 import type { SandboxName } from '../sandbox/types.js';
-import { bearerMatches, checkAuthSetup, ImageAllowlist } from './access.js';
+import { checkAuthSetup, ImageAllowlist } from './access.js';
 import { activate, type ActivationContext } from './activation.js';
 import { parseActivationRequest } from './activation-request.js';
 import { AuditLog } from './audit-log.js';
@@ -45,8 +45,6 @@ export interface RunningAgent {
   instances(): Instance[];
   close(): Promise<void>;
 }
-
-const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics']);
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   checkAuthSetup(options.token, options.insecureNoAuth ?? false, options.host);
@@ -83,7 +81,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     metrics.liveInstances.set(instances.size);
   };
 
-  const routes = async (req: IncomingMessage, res: ServerResponse, caller: string): Promise<void> => {
+  const callerOf = (req: IncomingMessage): string => `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+
+  const routes = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const caller = callerOf(req);
     const url = new URL(req.url ?? '/', 'http://agent');
     const path = url.pathname;
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
@@ -93,9 +94,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       res.end(await metrics.registry.metrics());
       return;
     }
-    if (!PUBLIC_PATHS.has(path) && options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
-      throw new McpWarmError('AUTH_REQUIRED', 'missing or wrong bearer token');
-    }
+    requireBearer(req, path, options.token);
     if (req.method === 'POST' && path === '/activate') {
       let image: string | undefined;
       try {
@@ -142,31 +141,23 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     throw new McpWarmError('ROUTE_NOT_FOUND', `no route ${req.method} ${path}`);
   };
 
-  const server: Server = createServer((req, res) => {
-    const caller = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-    routes(req, res, caller).catch((error: unknown) => {
-      if (isMcpWarmError(error) && error.code === 'AUTH_REQUIRED') audit.write({ action: 'refuse', caller, result: 'error', code: error.code });
-      if (!isMcpWarmError(error)) process.stderr.write(`agent: ${(error as Error).stack ?? String(error)}\n`);
-      sendError(res, error);
-    });
+  const service = await startHttpService({
+    name: 'agent',
+    host: options.host,
+    port: options.port,
+    routes,
+    onError: (error, req) => {
+      if (isMcpWarmError(error) && error.code === 'AUTH_REQUIRED') audit.write({ action: 'refuse', caller: callerOf(req), result: 'error', code: error.code });
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   return {
-    url: `http://${host}:${port}`,
-    port,
+    url: service.url,
+    port: service.port,
     sandbox: sandbox.name,
     instances: () => [...instances.values()],
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await service.close();
       await Promise.all([...instances.values()].map(remove));
       await audit.close();
     },

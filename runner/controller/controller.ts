@@ -3,13 +3,13 @@
  * claimed runner's agent; ending one destroys its runner (single use) and refills the pool.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ERROR_CATALOGUE, McpWarmError, isMcpWarmError, type ErrorCode } from '../errors.js';
-import { readJsonBody, sendError, sendJson } from '../http-json.js';
-import { bearerMatches, checkAuthSetup, ImageAllowlist } from '../agent/access.js';
+import { McpWarmError, isMcpWarmError } from '../errors.js';
+import { callJson, errorFromAnswer, readJsonBody, sendJson } from '../http-json.js';
+import { requireBearer, startHttpService } from '../http-service.js';
+import { checkAuthSetup, ImageAllowlist } from '../agent/access.js';
 import { parseActivationRequest, type ActivationRequest } from '../agent/activation-request.js';
 import type { InstanceInfo } from '../agent/instance.js';
 import type { Runner } from '../substrates/types.js';
@@ -51,8 +51,6 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
-const PUBLIC_PATHS = new Set(['/health', '/ready', '/metrics']);
-
 function controllerMetrics(pool: Pool) {
   const registry = new Registry();
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -90,15 +88,8 @@ function controllerMetrics(pool: Pool) {
   };
 }
 
-async function agentCall(runner: Runner, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(new URL(path, runner.endpoint), {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  }).catch((error: unknown) => {
-    throw new McpWarmError('SUBSTRATE_FAILED', `runner ${runner.id} at ${runner.endpoint} is unreachable: ${(error as Error).message}`);
-  });
-  return { status: response.status, json: await response.json().catch(() => ({})) };
+function agentCall(runner: Runner, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return callJson(new URL(path, runner.endpoint), { method, token, body, unreachable: { code: 'SUBSTRATE_FAILED', what: `runner ${runner.id}` } });
 }
 
 export async function startController(options: ControllerOptions, runnerToken: string): Promise<RunningController> {
@@ -126,10 +117,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
       // A runner that failed an activation may hold half of it: it is not reused.
       await pool.release(claim.runner.id);
       metrics.claims.inc({ tier: claim.tier, result: 'error' });
-      const code = (answer.json?.error?.code ?? 'INTERNAL') as ErrorCode;
-      throw new McpWarmError(code in ERROR_CATALOGUE ? code : 'INTERNAL', answer.json?.error?.message ?? `runner answered ${answer.status}`, {
-        details: { runner: claim.runner.id, ...(answer.json?.error?.details ?? {}) },
-      });
+      throw errorFromAnswer({ ...answer.json?.error, details: { runner: claim.runner.id, ...answer.json?.error?.details } }, answer.status);
     }
     const instance = answer.json as InstanceInfo;
     metrics.claims.inc({ tier: claim.tier, result: 'ok' });
@@ -226,9 +214,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
       res.end(await metrics.registry.metrics());
       return;
     }
-    if (!PUBLIC_PATHS.has(path) && options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
-      throw new McpWarmError('AUTH_REQUIRED', 'missing or wrong bearer token');
-    }
+    requireBearer(req, path, options.token);
     if (req.method === 'POST' && path === '/activations') return activate(req, res);
     if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: [...activations.values()] });
     if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), hot: hot.status(), runnerList: pool.runners() });
@@ -247,29 +233,23 @@ export async function startController(options: ControllerOptions, runnerToken: s
     throw new McpWarmError('ROUTE_NOT_FOUND', `no route ${req.method} ${path}`);
   };
 
-  const server = createServer((req, res) => {
-    routes(req, res).catch((error: unknown) => {
+  const service = await startHttpService({
+    name: 'controller',
+    host: options.host,
+    port: options.port,
+    routes,
+    onError: (error, _req, res) => {
       if (isMcpWarmError(error) && error.code === 'POOL_EXHAUSTED') res.setHeader('retry-after', String(error.details?.retryAfterSeconds ?? 1));
-      if (!isMcpWarmError(error)) process.stderr.write(`controller: ${(error as Error).stack ?? String(error)}\n`);
-      sendError(res, error);
-    });
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
   hot.refill();
   const refillTimer = setInterval(() => hot.refill(), 1000);
   refillTimer.unref();
   return {
-    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    url: service.url,
     close: async () => {
       clearInterval(refillTimer);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await service.close();
       await Promise.all(hot.stop().map((activation) => end(activation)));
       await pool.stop();
     },

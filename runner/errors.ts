@@ -70,6 +70,7 @@ export const ERROR_CATALOGUE = {
   SERVER_NOT_FOUND: { exit: 2, http: 404, hint: 'Named servers come from the controller configuration (--server NAME=IMAGE or --config FILE).' },
   RUNNER_CONFLICT: { exit: 1, http: 409, hint: 'The runner changed since it was read (another claim won); re-read and retry.' },
   RUNNER_NOT_FOUND: { exit: 2, http: 404, hint: 'No runner has that id on this substrate.' },
+  DOCKER_UNAVAILABLE: { exit: 1, http: 503, hint: 'Start the Docker engine (mcpwarm docker up, as root) or point DOCKER_HOST at a unix socket where one answers.' },
   SUBSTRATE_FAILED: { exit: 1, http: 503, hint: 'The substrate could not create or reach a runner; the message has the cause.' },
 
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },

@@ -5,6 +5,7 @@ import { activateCommand } from './activate.js';
 import { agentCommand } from './agent.js';
 import { benchCommand } from './bench.js';
 import { controllerCommand } from './controller.js';
+import { dockerCommand } from './docker.js';
 import { imageCommand } from './image.js';
 import { registryCommand } from './registry.js';
 import { serversCommand } from './servers.js';
@@ -14,6 +15,7 @@ await yargs(hideBin(process.argv))
   .scriptName('mcpwarm')
   .usage('$0 <command> [options]\n\nWarm pool, stdio scaling proxy and benchmark harness for MCP servers.')
   .command(registryCommand)
+  .command(dockerCommand)
   .command(imageCommand)
   .command(agentCommand)
   .command(activateCommand)

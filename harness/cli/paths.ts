@@ -13,3 +13,8 @@ export function defaultCacheDir(): string {
 export function defaultRegistryDir(port: number): string {
   return join(mcpwarmHome(), `registry-${port}`);
 }
+
+/** Log and pid file of a dockerd that mcpwarm started. */
+export function defaultDockerdDir(): string {
+  return join(mcpwarmHome(), 'dockerd');
+}

@@ -11,6 +11,7 @@ required=(
   bwrap:bubblewrap
   setfattr:attr
   zstd:zstd
+  dockerd:docker.io
   openssl:openssl
   mount:mount
   tar:tar

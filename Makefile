@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node dist/harness/cli/main.js
 BENCH_ARGS ?=
 
-.PHONY: setup system-packages build typecheck test bench clean
+.PHONY: setup system-packages build typecheck services test bench kind-up kind-down clean
 
 setup: $(NODE_MODULES_STAMP) system-packages
 
@@ -23,12 +23,22 @@ build: $(NODE_MODULES_STAMP)
 typecheck: $(NODE_MODULES_STAMP)
 	npx tsc -p tsconfig.check.json
 
-test: setup build typecheck
+# The Docker engine the docker substrate's tests and the Docker cold start use (started if none answers).
+services: build
+	$(CLI) docker up
+
+test: setup build typecheck services
 	npx vitest run
 
 bench: setup build
 	$(CLI) bench image $(BENCH_ARGS)
 	$(CLI) bench activation $(BENCH_ARGS)
+
+kind-up: setup build
+	$(CLI) kind up
+
+kind-down: build
+	$(CLI) kind down
 
 clean:
 	rm -rf dist reports/runs reports/latest

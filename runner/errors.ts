@@ -67,16 +67,21 @@ export const ERROR_CATALOGUE = {
   SESSION_CONFLICT: { exit: 2, http: 409, hint: 'The instance already has a client session; end it with DELETE on its MCP endpoint first.' },
 
   POOL_EXHAUSTED: { exit: 1, http: 503, hint: 'No warm runner came free in time; retry after the Retry-After delay, or raise the pool size.' },
+  PROXY_SATURATED: { exit: 1, http: 503, hint: 'The proxy queue (--max-queue) or its session and backend cap (--max-sessions) is full; retry after the Retry-After delay, or raise the limit.' },
   SERVER_NOT_FOUND: { exit: 2, http: 404, hint: 'Named servers come from the controller configuration (--server NAME=IMAGE or --config FILE).' },
   RUNNER_CONFLICT: { exit: 1, http: 409, hint: 'The runner changed since it was read (another claim won); re-read and retry.' },
   RUNNER_NOT_FOUND: { exit: 2, http: 404, hint: 'No runner has that id on this substrate.' },
   DOCKER_UNAVAILABLE: { exit: 1, http: 503, hint: 'Start the Docker engine (mcpwarm docker up, as root) or point DOCKER_HOST at a unix socket where one answers.' },
   SUBSTRATE_FAILED: { exit: 1, http: 503, hint: 'The substrate could not create or reach a runner; the message has the cause.' },
+  KUBERNETES_UNREACHABLE: { exit: 1, http: 503, hint: 'Check the kubeconfig (--kubeconfig, KUBECONFIG, in-cluster) and that its API server answers (kubectl get --raw /readyz).' },
+  KUBERNETES_FORBIDDEN: { exit: 1, http: 503, hint: 'The service account lacks the verb on the resource the message names; apply deploy/base/rbac.yaml (or grant it in your Role).' },
 
   LOCAL_REGISTRY_START_FAILED: { exit: 1, http: 500, hint: 'See the registry log named in the message; is the port already in use?' },
 
   BUILD_SPEC_INVALID: { exit: 2, http: 400, hint: 'Fix every problem listed; the image spec format is described in README.md (Image builder).' },
   BUILD_STEP_FAILED: { exit: 1, http: 500, hint: 'A build step (npm install, collecting the Node runtime, reading a file) failed; see the message.' },
+  SCENARIO_INVALID: { exit: 2, http: 400, hint: 'Fix every problem listed; the scenario format is described in README.md (Scenarios).' },
+  RESULTS_INVALID: { exit: 2, http: 400, hint: 'Give a results.json written by mcpwarm bench (schemaVersion 1); every problem is listed with its field.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

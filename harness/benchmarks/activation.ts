@@ -34,14 +34,15 @@ export interface ActivationBenchOptions {
 export type ServerName = 'fixture' | 'everything';
 type Variant = 'bare' | 'warm' | 'cold' | 'seed';
 
-interface ServerUnderTest {
+export interface ServerUnderTest {
   name: ServerName;
   spec: string;
   /** How to run the same server on the host, given a directory for its npm install. */
   hostCommand(workDir: string): Promise<string[]>;
 }
 
-const SERVERS: Record<ServerName, ServerUnderTest> = {
+/** The MCP servers the benchmarks measure, with the image spec each is built from. */
+export const SERVERS: Record<ServerName, ServerUnderTest> = {
   fixture: {
     name: 'fixture',
     spec: 'scenarios/images/fixture.image.yaml',
@@ -60,13 +61,19 @@ const SERVERS: Record<ServerName, ServerUnderTest> = {
   },
 };
 
+/** The median of each phase every activation has (an injected delay is not one of them). */
+type PhaseMedians = Record<Exclude<keyof ActivationPhases, 'injectedDelayMs'>, number>;
+
 export interface ServerResult {
   server: ServerName;
   image: { reference: string; digest: string };
   variants: Record<Variant, Summary>;
-  phases: { warm: Record<keyof ActivationPhases, number>; cold: Record<keyof ActivationPhases, number> };
+  phases: { warm: PhaseMedians; cold: PhaseMedians };
   overhead: { p50: number; p99: number };
   coldSpeedupOverSeed: number;
+  /** Every measurement, in round order (the summaries above are computed from these). */
+  samples: Record<Variant, number[]>;
+  phaseSamples: { warm: ActivationPhases[]; cold: ActivationPhases[] };
 }
 
 export interface ActivationBenchResult {
@@ -102,7 +109,7 @@ async function timeToInitialize(argv: string[], options: { cwd?: string } = {}):
   }
 }
 
-async function activateOnce(agent: AgentProcess, image: string): Promise<{ ms: number; info: InstanceInfo }> {
+export async function activateOnce(agent: AgentProcess, image: string): Promise<{ ms: number; info: InstanceInfo }> {
   const unreachable = { code: 'SERVICE_UNREACHABLE', what: 'the agent' } as const;
   const start = performance.now();
   const { status, json } = await callJson(new URL('/activate', agent.url), { method: 'POST', token: agent.token, body: { image }, unreachable });
@@ -122,13 +129,14 @@ async function pruneCache(agent: AgentProcess): Promise<void> {
   if (status !== 200) throw errorFromAnswer(json.error ?? {}, status);
 }
 
-function medianPhases(samples: ActivationPhases[]): Record<keyof ActivationPhases, number> {
+function medianPhases(samples: ActivationPhases[]): PhaseMedians {
   const keys = ['resolveMs', 'pullMs', 'unpackMs', 'mountMs', 'startMs', 'initializeMs', 'totalMs'] as const;
-  return Object.fromEntries(keys.map((key) => [key, summarize(samples.map((s) => s[key])).p50])) as Record<keyof ActivationPhases, number>;
+  return Object.fromEntries(keys.map((key) => [key, summarize(samples.map((s) => s[key])).p50])) as PhaseMedians;
 }
 
 export async function runActivationBenchmark(options: ActivationBenchOptions): Promise<ActivationBenchResult> {
   const { workDir, progress } = options;
+  const startedAt = new Date().toISOString();
   await mkdir(workDir, { recursive: true });
   // Servers run as the image's user and must reach their rootfs below this directory.
   await chmod(workDir, 0o755);
@@ -199,6 +207,8 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
         phases: { warm: medianPhases(phases.warm), cold: medianPhases(phases.cold) },
         overhead: { p50: variants.warm.p50 - variants.bare.p50, p99: variants.warm.p99 - variants.bare.p99 },
         coldSpeedupOverSeed: variants.seed.p50 / variants.cold.p50,
+        samples,
+        phaseSamples: phases,
       });
     }
     const targets: TargetLine[] = results.flatMap((r) => [
@@ -209,7 +219,7 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
     targets.push({ name: 'idle agent RSS (MiB)', expected: '<= 80 MiB', measured: idleAgentRssBytes / 2 ** 20, met: idleAgentRssBytes <= 80 * 2 ** 20 });
     return {
       benchmark: 'activation',
-      startedAt: new Date().toISOString(),
+      startedAt,
       machine: await machineFingerprint(),
       sandbox: options.sandbox,
       runs: options.runs,

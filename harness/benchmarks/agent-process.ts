@@ -14,13 +14,26 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
+export interface AgentProcessOptions {
+  dir: string;
+  sandbox: string;
+  token: string;
+  /** The agent program (default: this tree's `mcpwarm agent`); another revision's build to compare two side by side. */
+  command?: string[];
+  /** More agent flags, such as `--inject-delay-ms=20`. */
+  extraArgs?: string[];
+  /** How long the agent may take to listen (default 15 s; a heavily loaded machine needs more). */
+  startTimeoutMs?: number;
+}
+
 /** Starts `mcpwarm agent` with its cache, token file and log under `dir`. */
-export async function startAgentProcess(options: { dir: string; sandbox: string; token: string }): Promise<AgentProcess> {
+export async function startAgentProcess(options: AgentProcessOptions): Promise<AgentProcess> {
   await mkdir(options.dir, { recursive: true });
   const paths = { cacheDir: join(options.dir, 'cache'), tokenFile: join(options.dir, 'token'), logFile: join(options.dir, 'agent.log') };
   await writeFile(paths.tokenFile, options.token, { mode: 0o600 });
-  const pid = await spawnAgent(defaultAgentCommand(), agentArgs({ pool: 'bench', token: options.token, sandbox: options.sandbox }, paths), paths.logFile);
-  const deadline = Date.now() + 15_000;
+  const args = [...agentArgs({ pool: 'bench', token: options.token, sandbox: options.sandbox }, paths), ...(options.extraArgs ?? [])];
+  const pid = await spawnAgent(options.command ?? defaultAgentCommand(), args, paths.logFile);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
   let url: string | undefined;
   while ((url = await readListeningUrl(paths.logFile)) === undefined) {
     if (Date.now() > deadline || !(await isAgentProcess(pid, paths.tokenFile))) {

@@ -42,6 +42,8 @@ export interface ImageBenchResult {
   };
   /** Seed median over cold median, measured in the same run. */
   speedupOverSeed: number;
+  /** Every measurement in ms, in round order (the summaries above are computed from these). */
+  samples: { [V in keyof ImageBenchResult['variants']]: { [P in keyof ImageBenchResult['variants'][V]]: number[] } };
   targets: TargetLine[];
 }
 
@@ -49,6 +51,7 @@ type Variant = 'cold' | 'seed' | 'cached';
 
 export async function runImageBenchmark(options: ImageBenchOptions): Promise<ImageBenchResult> {
   const { progress, workDir } = options;
+  const startedAt = new Date().toISOString();
   await mkdir(workDir, { recursive: true });
   const registry = await startLocalRegistry({ dir: join(workDir, 'registry'), port: 0 });
   try {
@@ -120,13 +123,14 @@ export async function runImageBenchmark(options: ImageBenchOptions): Promise<Ima
     const speedupOverSeed = variants.seed.totalMs.p50 / variants.cold.totalMs.p50;
     return {
       benchmark: 'image',
-      startedAt: new Date().toISOString(),
+      startedAt,
       machine: await machineFingerprint(),
       image: describeImage(built.reference, warmPull),
       composeMode,
       storage: { dir: workDir, filesystem: (await statfs(workDir)).type === 0x01021994 ? 'tmpfs' : 'other' },
       variants,
       speedupOverSeed,
+      samples,
       targets: [
         { name: 'cold pull + unpack vs seed pipeline (p50 ratio)', expected: '>= 2x (aim 3x)', measured: speedupOverSeed, met: speedupOverSeed >= 2 },
         { name: 'rootfs ready for a cached image, compose p50 (ms)', expected: '<= 15 ms', measured: variants.cached.composeMs.p50, met: variants.cached.composeMs.p50 <= 15 },

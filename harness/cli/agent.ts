@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
+import { McpWarmError } from '../../runner/errors.js';
 import { startAgent } from '../../runner/agent/agent.js';
 import { handler, say, type JsonFlag } from './output.js';
 import { defaultCacheDir } from './paths.js';
@@ -15,6 +16,7 @@ interface AgentArgs extends JsonFlag {
   allow: string[];
   auditLog?: string;
   readinessTimeoutMs: number;
+  injectDelayMs: number;
 }
 
 export const agentCommand: CommandModule<object, AgentArgs> = {
@@ -31,8 +33,10 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       .option('insecure-no-auth', { type: 'boolean', default: false, describe: 'Serve without a token (loopback --host only)' })
       .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Allowed images: registry/repository globs or sha256 digests' })
       .option('audit-log', { type: 'string', describe: 'Append one JSON line per activation, deletion and refusal' })
-      .option('readiness-timeout-ms', { type: 'number', default: 30_000, describe: 'Default time for a server to answer initialize' }) as unknown as Argv<AgentArgs>,
+      .option('readiness-timeout-ms', { type: 'number', default: 30_000, describe: 'Default time for a server to answer initialize' })
+      .option('inject-delay-ms', { type: 'number', default: 0, describe: 'Add this delay to every activation (phase injectedDelayMs), to measure a regression gate' }) as unknown as Argv<AgentArgs>,
   handler: handler(async (argv: AgentArgs) => {
+    if (!(argv.injectDelayMs >= 0)) throw new McpWarmError('USAGE_INVALID', `--inject-delay-ms must be a number of milliseconds >= 0, not ${argv.injectDelayMs}`);
     const token = await loadToken(argv.tokenFile);
     const agent = await startAgent({
       host: argv.host,
@@ -45,6 +49,7 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       allow: argv.allow,
       ...(argv.auditLog ? { auditLogPath: argv.auditLog } : {}),
       readinessTimeoutMs: argv.readinessTimeoutMs,
+      injectDelayMs: argv.injectDelayMs,
     });
     say(`agent listening on ${agent.url} (sandbox ${agent.sandbox}${token === undefined ? ', NO AUTH' : ''})`);
     await new Promise<void>((resolve) => {

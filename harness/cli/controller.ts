@@ -9,6 +9,7 @@ import { McpWarmError } from '../../runner/errors.js';
 import { parseHotSpec, type HotImageConfig } from '../../runner/controller/hot-tier.js';
 import type { ServerDefinition } from '../../runner/controller/servers.js';
 import { Pool } from '../../runner/controller/pool.js';
+import { describePoolEvent } from '../../runner/controller/pool-events.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { createSubstrate, SUBSTRATE_NAMES } from '../../runner/substrates/registry.js';
 import { handler, say, type JsonFlag } from './output.js';
@@ -34,9 +35,14 @@ interface ControllerArgs extends JsonFlag {
   runnerCacheSize?: string;
   autoscale: boolean;
   burstMargin: number;
+  autoscaleHalfLifeMs: number;
   hot: string[];
   server: string[];
   config?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  podTemplate?: string;
+  runnerImage?: string;
 }
 
 const CONFIG_SCHEMA = z.strictObject({
@@ -94,16 +100,21 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('autoscale', { type: 'boolean', default: false, describe: 'Warm target follows arrival rate x refill time + burst margin, between --size and --max-size' })
       .option('hot', { type: 'string', array: true, default: [] as string[], describe: 'Keep IMAGE pre-activated: IMAGE=MIN[:MAX], repeatable' })
       .option('server', { type: 'string', array: true, default: [] as string[], describe: 'A named server for the lifecycle API: NAME=IMAGE, repeatable' })
+      .option('kubeconfig', { type: 'string', describe: 'kubernetes substrate: kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster)' })
+      .option('namespace', { type: 'string', describe: 'kubernetes substrate: namespace of the runner pods (else the context\'s)' })
+      .option('pod-template', { type: 'string', describe: 'kubernetes substrate: YAML file with the runner Pod (else the built-in one)' })
+      .option('runner-image', { type: 'string', describe: 'docker and kubernetes substrates: the runner image (docker: else built and loaded on first use; kubernetes: else the pod template\'s)' })
       .option('config', { type: 'string', describe: 'YAML with `servers: [{name, image}]` and `hot: [{image, min, max}]`, added to the flags' })
       .option('burst-margin', { type: 'number', default: 1, describe: 'Extra warm runners when autoscaling' })
+      .option('autoscale-half-life-ms', { type: 'number', default: 30_000, describe: 'Half-life of the arrival-rate average when autoscaling' })
       .option('runner-cache-size', { type: 'string', ...(seed.cacheSize ? { default: seed.cacheSize } : {}), describe: 'Each runner cache budget (IMAGE_CACHE_SIZE)' }) as unknown as Argv<ControllerArgs>;
   },
   handler: handler(async (argv: ControllerArgs) => {
     const stateDir = argv.stateDir ?? join(mcpwarmHome(), 'pool');
     const token = await loadToken(argv.tokenFile);
-    const substrate = createSubstrate(argv.substrate, { stateDir });
+    const substrate = createSubstrate(argv.substrate, { stateDir, kubeconfig: argv.kubeconfig, namespace: argv.namespace, podTemplate: argv.podTemplate, runnerImage: argv.runnerImage });
     const maxSize = argv.maxSize ?? Math.max(argv.size * 2, argv.size + 1);
-    let lastTarget = argv.size;
+    if (!(argv.autoscaleHalfLifeMs > 0)) throw new McpWarmError('USAGE_INVALID', '--autoscale-half-life-ms must be a positive number of milliseconds');
     const pool = new Pool({
       substrate,
       template: {
@@ -124,13 +135,16 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       maxQueue: argv.maxQueue,
       coldFallback: argv.coldFallback,
       reconcileIntervalMs: 1000,
-      ...(argv.autoscale ? { autoscale: { min: argv.size, max: maxSize, burstMargin: argv.burstMargin, halfLifeSeconds: 30 } } : {}),
+      ...(argv.autoscale ? { autoscale: { min: argv.size, max: maxSize, burstMargin: argv.burstMargin, halfLifeSeconds: argv.autoscaleHalfLifeMs / 1000 } } : {}),
       onReconcile: (plan, target) => {
-        if (plan.create > 0 || plan.delete.length > 0 || target !== lastTarget) {
+        if (plan.create > 0 || plan.delete.length > 0) {
           say(`reconcile: warm target ${target}, create ${plan.create}, delete ${plan.delete.map((d) => `${d.id} (${d.reason})`).join(', ') || 'none'}`);
         }
-        lastTarget = target;
       },
+    });
+    pool.subscribe((event) => {
+      const line = describePoolEvent(event);
+      if (line !== undefined) say(line);
     });
     const controller = await startController(
       { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs, ...(await controllerConfig(argv)) },

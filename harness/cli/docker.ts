@@ -1,18 +1,21 @@
 import type { Argv, CommandModule } from 'yargs';
-import { dockerdStatus, ensureDockerd, stopDockerd } from '../cluster/dockerd.js';
-import { handler, printJson, say, type JsonFlag } from './output.js';
+import { ensureRunnerImage } from '../../runner/substrates/docker/runner-image.js';
+import { dockerdStatus, dockerSocketPath, ensureDockerd, stopDockerd } from '../cluster/dockerd.js';
+import { handler, ms, printJson, say, type JsonFlag } from './output.js';
 import { defaultDockerdDir } from './paths.js';
 
 interface DockerArgs extends JsonFlag {
-  action: 'up' | 'down' | 'status';
+  action: 'up' | 'down' | 'status' | 'runner-image';
+  spec?: string;
 }
 
 export const dockerCommand: CommandModule<object, DockerArgs> = {
   command: 'docker <action>',
-  describe: 'Run the Docker engine the docker substrate and benchmarks use: up, down or status',
+  describe: 'The Docker engine the docker substrate and benchmarks use (up, down, status), and the runner image in it (runner-image)',
   builder: (yargs: Argv) =>
     yargs
-      .positional('action', { choices: ['up', 'down', 'status'] as const, demandOption: true })
+      .positional('action', { choices: ['up', 'down', 'status', 'runner-image'] as const, demandOption: true })
+      .option('spec', { type: 'string', describe: 'runner-image: the image spec (default scenarios/images/runner.image.yaml)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' }) as Argv<DockerArgs>,
   handler: handler(async (argv: DockerArgs) => {
     const stateDir = defaultDockerdDir();
@@ -24,6 +27,14 @@ export const dockerCommand: CommandModule<object, DockerArgs> = {
       const stopped = await stopDockerd(stateDir);
       say(stopped ? 'dockerd stopped' : 'no dockerd started by mcpwarm is running');
       if (argv.json) printJson({ stopped });
+    } else if (argv.action === 'runner-image') {
+      const socketPath = dockerSocketPath();
+      say(`runner image: fingerprinting its inputs${argv.spec ? ` (${argv.spec})` : ''}; building and loading it into ${socketPath} if the engine lacks it`);
+      const image = await ensureRunnerImage({ socketPath, ...(argv.spec ? { spec: argv.spec } : {}) });
+      const { fingerprintMs, buildMs, loadMs } = image.phases;
+      const timing = buildMs === undefined ? `already in the engine (fingerprint ${ms(fingerprintMs)})` : `built in ${ms(buildMs)} and loaded in ${ms(loadMs!)}`;
+      say(`${image.tag} (${image.imageId}): ${timing}`);
+      if (argv.json) printJson(image);
     } else {
       const status = await dockerdStatus(stateDir);
       say(status.answering ? `Docker engine ${status.version} answering on ${status.socketPath}` : `no Docker engine answers on ${status.socketPath}`);

@@ -4,10 +4,15 @@ import { hideBin } from 'yargs/helpers';
 import { activateCommand } from './activate.js';
 import { agentCommand } from './agent.js';
 import { benchCommand } from './bench.js';
+import { compareCommand } from './compare.js';
 import { controllerCommand } from './controller.js';
 import { dockerCommand } from './docker.js';
+import { gateCommand } from './gate.js';
 import { imageCommand } from './image.js';
+import { kindCommand } from './kind.js';
+import { proxyCommand } from './proxy.js';
 import { registryCommand } from './registry.js';
+import { reportCommand } from './report.js';
 import { serversCommand } from './servers.js';
 import { usageExit } from './output.js';
 
@@ -16,12 +21,17 @@ await yargs(hideBin(process.argv))
   .usage('$0 <command> [options]\n\nWarm pool, stdio scaling proxy and benchmark harness for MCP servers.')
   .command(registryCommand)
   .command(dockerCommand)
+  .command(kindCommand)
   .command(imageCommand)
   .command(agentCommand)
   .command(activateCommand)
   .command(controllerCommand)
   .command(serversCommand)
+  .command(proxyCommand)
   .command(benchCommand)
+  .command(reportCommand)
+  .command(compareCommand)
+  .command(gateCommand)
   .demandCommand(1)
   .strict()
   .recommendCommands()

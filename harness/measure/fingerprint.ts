@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 export interface MachineFingerprint {
@@ -52,9 +53,12 @@ async function cgroupLimits(): Promise<MachineFingerprint['cgroup']> {
   return { version: 2, ...(memory !== undefined ? { memoryLimitBytes: memory } : {}), ...(cpuQuota !== undefined ? { cpuQuota } : {}) };
 }
 
+/** This checkout (of the source or of its build under dist/): the code measured, wherever the command runs from. */
+const CHECKOUT = fileURLToPath(new URL('.', import.meta.url));
+
 async function git(args: string[]): Promise<string | undefined> {
   try {
-    const { stdout } = await promisify(execFile)('git', args, { timeout: 5000 });
+    const { stdout } = await promisify(execFile)('git', args, { timeout: 5000, cwd: CHECKOUT });
     return stdout.trim();
   } catch {
     return undefined;

@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CleanupStack } from '../cleanup-stack.js';
 import { McpWarmError } from '../errors.js';
 import type { ImageCache } from '../oci/cache/image-cache.js';
@@ -35,6 +36,8 @@ export interface ActivationContext {
   stopGraceMs: number;
   maxBodyBytes: number;
   defaultReadinessTimeoutMs: number;
+  /** Added to every activation after initialize (`agent --inject-delay-ms`), so a regression gate's detection can be measured. */
+  injectDelayMs?: number;
   /** Refuses an id already in use (checked before anything is built). */
   reserveId(id: string): () => void;
 }
@@ -99,13 +102,14 @@ export async function activate(context: ActivationContext, request: ActivationRe
       maxSessions: 1,
     });
     cleanup.push('endpoint', () => endpoint.close());
+    const injectedDelayMs = await injectDelay(context.injectDelayMs ?? 0);
 
     const info: InstanceInfo = {
       instanceId,
       pid: process.pid,
       image: { ref: image.reference, digest: image.digest },
       sandbox: context.sandbox.name,
-      phases: phasesFrom(image.phases, { mountMs, startMs, initializeMs: readiness.initializeMs, totalMs: performance.now() - start }),
+      phases: phasesFrom(image.phases, { mountMs, startMs, initializeMs: readiness.initializeMs, ...injectedDelayMs, totalMs: performance.now() - start }),
       cache: {
         layersHit: image.layers.filter((layer) => layer.cacheHit).length,
         layersMissed: image.layers.filter((layer) => !layer.cacheHit).length,
@@ -133,6 +137,14 @@ export async function activate(context: ActivationContext, request: ActivationRe
     await cleanup.run();
     throw error;
   }
+}
+
+/** Sleeps the injected delay and reports it as its own phase, so nobody mistakes it for the server's time. */
+async function injectDelay(ms: number): Promise<{ injectedDelayMs?: number }> {
+  if (ms <= 0) return {};
+  const delayStart = performance.now();
+  await sleep(ms);
+  return { injectedDelayMs: performance.now() - delayStart };
 }
 
 async function launchSpec(id: string, rootfs: string, workDir: string, image: PulledImage, request: ActivationRequest): Promise<LaunchSpec> {

@@ -36,6 +36,8 @@ export interface AgentOptions {
   maxBodyBytes?: number;
   stopGraceMs?: number;
   readinessTimeoutMs?: number;
+  /** Milliseconds added to every activation, reported as the phase injectedDelayMs (for measuring a regression gate). */
+  injectDelayMs?: number;
 }
 
 export interface RunningAgent {
@@ -67,6 +69,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopGraceMs: options.stopGraceMs ?? 3000,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     defaultReadinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
+    injectDelayMs: options.injectDelayMs ?? 0,
     reserveId: (id) => {
       if (reserved.has(id)) throw new McpWarmError('REQUEST_INVALID', `instance id ${id} is in use`, { details: { problems: [{ field: 'instanceId', message: 'in use' }] } });
       reserved.add(id);

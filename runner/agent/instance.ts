@@ -14,6 +14,8 @@ export interface ActivationPhases {
   mountMs: number;
   startMs: number;
   initializeMs: number;
+  /** Only with `agent --inject-delay-ms`: the delay added on purpose, so a regression gate's detection can be measured. */
+  injectedDelayMs?: number;
   totalMs: number;
 }
 
@@ -43,7 +45,7 @@ export interface InstanceParts {
   teardown(): Promise<void>;
 }
 
-export function phasesFrom(pull: PullPhases, rest: { mountMs: number; startMs: number; initializeMs: number; totalMs: number }): ActivationPhases {
+export function phasesFrom(pull: PullPhases, rest: Omit<ActivationPhases, 'resolveMs' | 'pullMs' | 'unpackMs'>): ActivationPhases {
   return { resolveMs: pull.resolveMs, pullMs: pull.pullMs, unpackMs: pull.unpackMs, ...rest };
 }
 

@@ -6,11 +6,28 @@
  */
 import { isMcpWarmError } from '../errors.js';
 import type { Runner, Substrate } from '../substrates/types.js';
-import { LEASE_EXPIRES_ANNOTATION } from './reconcile-plan.js';
+import { ACTIVATION_STATE_ANNOTATION, CLAIMED_AT_ANNOTATION, LEASE_EXPIRES_ANNOTATION } from './reconcile-plan.js';
+
+// Defined with the reconcile plan, which reads it too; named here with the other claim annotations.
+export { CLAIMED_AT_ANNOTATION };
 
 export const ACTIVATION_ANNOTATION = 'mcpwarm.dev/activation';
 export const IMAGE_ANNOTATION = 'mcpwarm.dev/image';
-export const CLAIMED_AT_ANNOTATION = 'mcpwarm.dev/claimed-at';
+/** The tier the activation was served from. */
+export const TIER_ANNOTATION = 'mcpwarm.dev/tier';
+/** The named server the activation is a replica of, if any. */
+export const SERVER_ANNOTATION = 'mcpwarm.dev/server';
+
+/** Every annotation a claim and its activation put on a runner (removed when a claim is undone). */
+export const CLAIM_ANNOTATIONS = [
+  ACTIVATION_ANNOTATION,
+  IMAGE_ANNOTATION,
+  CLAIMED_AT_ANNOTATION,
+  LEASE_EXPIRES_ANNOTATION,
+  ACTIVATION_STATE_ANNOTATION,
+  TIER_ANNOTATION,
+  SERVER_ANNOTATION,
+] as const;
 
 export interface ClaimRequest {
   activationId: string;

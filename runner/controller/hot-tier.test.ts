@@ -44,6 +44,29 @@ describe('HotTier', () => {
     expect(tier.take('b')).toBe('ok');
   });
 
+  it('takes a bad instance off its shelf and replaces it', async () => {
+    let made = 0;
+    const tier = new HotTier([{ image: 'd', min: 1, max: 1 }], async () => ({ n: ++made }), () => undefined);
+    tier.refill();
+    await flush();
+    const [first] = tier.shelved();
+    expect(tier.remove(first!)).toBe(true);
+    expect(tier.remove(first!)).toBe(false);
+    await flush();
+    expect(tier.shelved()).toEqual([{ n: 2 }]);
+  });
+
+  it('adopts instances an earlier controller made, up to max, for configured images only', () => {
+    const tier = new HotTier([{ image: 'e', min: 1, max: 2 }], async () => 'new', () => undefined);
+    expect(tier.adopt('e', 'old-1')).toBe(true);
+    expect(tier.adopt('e', 'old-2')).toBe(true);
+    expect(tier.adopt('e', 'old-3')).toBe(false);
+    expect(tier.adopt('other', 'old-4')).toBe(false);
+    tier.refill();
+    expect(tier.status()[0]).toMatchObject({ ready: 2, making: 0 });
+    expect(tier.take('e')).toBe('old-1');
+  });
+
   it('hands back ready instances when stopped and makes no more', async () => {
     const tier = new HotTier([{ image: 'c', min: 1, max: 1 }], async () => 'x', () => undefined);
     tier.refill();

@@ -69,6 +69,31 @@ export class HotTier<T> {
     }
   }
 
+  /** Every ready instance (for the controller's checks). */
+  shelved(): T[] {
+    return [...this.shelves.values()].flatMap((shelf) => shelf.ready);
+  }
+
+  /** Takes an instance that went bad (its server exited, its runner went away) off its shelf; the shelf is refilled. */
+  remove(instance: T): boolean {
+    for (const shelf of this.shelves.values()) {
+      const at = shelf.ready.indexOf(instance);
+      if (at < 0) continue;
+      shelf.ready.splice(at, 1);
+      this.refill();
+      return true;
+    }
+    return false;
+  }
+
+  /** Puts back an instance made ahead by an earlier controller; false when `image` has no shelf or it is full. */
+  adopt(image: string, instance: T): boolean {
+    const shelf = this.shelves.get(image);
+    if (!shelf || this.stopped || shelf.ready.length + shelf.making >= shelf.config.max) return false;
+    shelf.ready.push(instance);
+    return true;
+  }
+
   /** Ready and in-the-making counts per image. */
   status(): Array<{ image: string; ready: number; making: number; min: number; max: number }> {
     return [...this.shelves.values()].map((s) => ({ image: s.config.image, ready: s.ready.length, making: s.making, min: s.config.min, max: s.config.max }));

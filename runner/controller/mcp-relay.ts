@@ -4,14 +4,22 @@
  * controller). Bodies and SSE streams are piped both ways without buffering.
  */
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { McpWarmError } from '../errors.js';
-import { sendError } from '../http-json.js';
 
 // Hop-by-hop headers (RFC 9110) and the client's own credentials are not forwarded.
 const DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'proxy-authorization', 'te', 'trailer']);
 
-export function relayMcp(req: IncomingMessage, res: ServerResponse, target: URL, runnerToken: string): Promise<void> {
+/**
+ * - `relayed`: the runner's answer was passed on whole (`not-found`: and it was a 404, which may
+ *   mean the instance is gone);
+ * - `unreachable`: the runner could not be reached; nothing was sent, the caller answers;
+ * - `cut`: the runner's answer broke off midway; the client's connection was ended;
+ * - `client-gone`: the client went away first (the runner then cancels the request upstream).
+ */
+export type RelayOutcome = 'relayed' | 'not-found' | 'unreachable' | 'cut' | 'client-gone';
+
+export function relayMcp(req: IncomingMessage, res: ServerResponse, target: URL, runnerToken: string): Promise<RelayOutcome> {
   return new Promise((resolve) => {
+    let clientGone = false;
     const headers: Record<string, string | string[]> = { authorization: `Bearer ${runnerToken}` };
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED.has(name)) headers[name] = value;
     const upstream = request(target, { method: req.method, headers }, (answer) => {
@@ -19,15 +27,27 @@ export function relayMcp(req: IncomingMessage, res: ServerResponse, target: URL,
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !DROPPED.has(name)) forwarded[name] = value;
       res.writeHead(answer.statusCode ?? 502, forwarded);
       answer.pipe(res);
-      answer.on('end', resolve);
-      answer.on('error', () => resolve());
+      answer.on('error', () => undefined);
+      answer.on('close', () => {
+        if (answer.complete) return resolve(answer.statusCode === 404 ? 'not-found' : 'relayed');
+        if (clientGone) return resolve('client-gone');
+        res.destroy();
+        resolve('cut');
+      });
     });
-    upstream.on('error', (error) => {
-      sendError(res, new McpWarmError('SUBSTRATE_FAILED', `the runner for this activation is unreachable: ${error.message}`));
-      resolve();
+    upstream.on('error', () => {
+      if (clientGone) return resolve('client-gone');
+      if (res.headersSent) {
+        res.destroy();
+        return resolve('cut');
+      }
+      resolve('unreachable');
     });
-    // A client that goes away ends the relayed request too (the runner then cancels it upstream).
-    res.on('close', () => upstream.destroy());
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      upstream.destroy();
+    });
     req.pipe(upstream);
   });
 }

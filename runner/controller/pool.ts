@@ -6,11 +6,11 @@
 import { performance } from 'node:perf_hooks';
 import { McpWarmError } from '../errors.js';
 import { shuffled } from '../shuffle.js';
-import type { Runner, RunnerTemplate, Substrate } from '../substrates/types.js';
-import { claimable, claimRunner, type ClaimRequest } from './claim.js';
-import { planReconcile, type CreationHistory, type PoolPolicy, type ReconcilePlan } from './reconcile-plan.js';
+import type { Runner, RunnerPatch, RunnerTemplate, Substrate } from '../substrates/types.js';
+import { CLAIM_ANNOTATIONS, claimable, claimRunner, type ClaimRequest } from './claim.js';
+import { backoffDelayMs, planReconcile, type CreationHistory, type DeleteReason, type PoolPolicy, type ReconcilePlan } from './reconcile-plan.js';
 import { updateRate, warmTarget, type RateEstimate, type SizingConfig } from './sizing.js';
-import { WaitQueue } from './wait-queue.js';
+import { WaitQueue, type WaitOutcome } from './wait-queue.js';
 
 export interface PoolOptions {
   substrate: Substrate;
@@ -29,7 +29,18 @@ export interface PoolOptions {
   autoscale?: SizingConfig;
   /** Called after each reconcile pass with its plan and the warm target it used (for logs and metrics). */
   onReconcile?: (plan: ReconcilePlan, warmTarget: number) => void;
+  /** Leader election: while this says false, reconcile passes change nothing (every replica still serves claims). */
+  isLeader?: () => boolean;
 }
+
+/** What the pool did or saw, for logs, metrics and the controller's bookkeeping. */
+export type PoolEvent =
+  | { type: 'runner-ready'; runner: Runner; seconds: number }
+  /** A runner could not be made, or its agent never got ready; creation backs off for `retryInMs`. */
+  | { type: 'runner-failed'; runnerId?: string; message: string; consecutiveFailures: number; retryInMs: number }
+  | { type: 'runner-deleted'; runner: Runner; reason: DeleteReason }
+  | { type: 'target-changed'; from: number; to: number; arrivalRate: number; refillSeconds: number }
+  | { type: 'error'; message: string };
 
 export interface PoolClaim {
   runner: Runner;
@@ -47,6 +58,11 @@ export interface PoolStatus {
   available: number;
   queued: number;
   warmTargetReachedOnce: boolean;
+  arrivalRate: number;
+  refillSeconds: number;
+  consecutiveCreationFailures: number;
+  /** How long creation is still held back after failures (0 when it is not). */
+  creationBackoffMs: number;
 }
 
 export class Pool {
@@ -62,6 +78,9 @@ export class Pool {
   /** Seconds from creating a runner to its agent being ready, averaged; 1 s until measured. */
   private refillSeconds = 1;
   private target: number;
+  private readonly listeners = new Set<(event: PoolEvent) => void>();
+  /** Set by stop(): no pass (and so no runner creation) starts after it. */
+  private stopped = false;
 
   constructor(private readonly options: PoolOptions) {
     this.queue = new WaitQueue(options.maxQueue);
@@ -72,6 +91,32 @@ export class Pool {
     return this.target;
   }
 
+  /** Calls `listener` for every PoolEvent until the returned function is called. */
+  subscribe(listener: (event: PoolEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private emit(event: PoolEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not stop the pool.
+      }
+    }
+  }
+
+  /** Counts a creation that failed (at once, or when the runner never got ready): the next ones back off. */
+  private creationFailed(message: string, runnerId?: string): void {
+    this.history.consecutiveFailures += 1;
+    this.history.lastFailureAtMs = Date.now();
+    const retryInMs = backoffDelayMs(this.history.consecutiveFailures, this.options.policy);
+    this.emit({ type: 'runner-failed', ...(runnerId !== undefined ? { runnerId } : {}), message, consecutiveFailures: this.history.consecutiveFailures, retryInMs });
+  }
+
   /** Recovers the pool from the substrate, then keeps it reconciled. */
   async start(): Promise<void> {
     this.unwatch = this.options.substrate.watch((event) => {
@@ -79,9 +124,17 @@ export class Pool {
       const before = this.view.get(event.runner.id);
       if (event.type === 'deleted') this.view.delete(event.runner.id);
       else this.view.set(event.runner.id, event.runner);
-      if (before?.phase === 'pending' && event.runner.phase === 'running') {
+      // Creation succeeds when the runner's agent is ready, not when the substrate accepted it:
+      // a runner that dies before that counts as a failed creation, so a broken runner command
+      // backs off instead of looping.
+      if (event.type === 'modified' && before?.phase === 'pending' && event.runner.phase === 'running') {
         const seconds = (Date.now() - Date.parse(event.runner.createdAt)) / 1000;
         this.refillSeconds = this.refillSeconds * 0.7 + seconds * 0.3;
+        this.history.consecutiveFailures = 0;
+        this.emit({ type: 'runner-ready', runner: event.runner, seconds });
+      }
+      if (event.type === 'modified' && before?.phase === 'pending' && event.runner.phase === 'failed') {
+        this.creationFailed(`runner ${event.runner.id} failed before its agent was ready`, event.runner.id);
       }
       if (claimable([event.runner]).length > 0) this.queue.wake();
       void this.reconcile();
@@ -93,6 +146,7 @@ export class Pool {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
     this.queue.drain();
@@ -105,6 +159,7 @@ export class Pool {
 
   /** One reconcile pass at a time; a request during a pass is served by the next one. */
   reconcile(): Promise<void> {
+    if (this.stopped) return this.reconciling ?? Promise.resolve();
     this.reconciling ??= this.reconcileOnce().finally(() => {
       this.reconciling = undefined;
     });
@@ -116,14 +171,24 @@ export class Pool {
     if (autoscale) {
       this.rate = updateRate(this.rate, this.arrivals, Date.now(), autoscale.halfLifeSeconds);
       this.arrivals = 0;
-      this.target = warmTarget(this.rate.rate, this.refillSeconds, autoscale);
+      const to = warmTarget(this.rate.rate, this.refillSeconds, autoscale);
+      if (to !== this.target) this.emit({ type: 'target-changed', from: this.target, to, arrivalRate: this.rate.rate, refillSeconds: this.refillSeconds });
+      this.target = to;
     }
     const policy = { ...this.options.policy, warmTarget: this.target };
-    const plan = planReconcile(this.runners(), policy, this.history, Date.now());
+    const plan = this.options.isLeader?.() === false ? { delete: [], create: 0 } : planReconcile(this.runners(), policy, this.history, Date.now(), this.queue.length);
     await Promise.all(
-      plan.delete.map(async ({ id }) => {
-        await substrate.deleteRunner(id);
+      plan.delete.map(async ({ id, reason }) => {
+        const runner = this.view.get(id);
+        try {
+          await substrate.deleteRunner(id);
+        } catch (error) {
+          // Left in the view: the next pass tries again.
+          this.emit({ type: 'error', message: `deleting runner ${id} (${reason}) failed: ${(error as Error).message}` });
+          return;
+        }
         this.view.delete(id);
+        if (runner) this.emit({ type: 'runner-deleted', runner, reason });
       }),
     );
     await Promise.all(
@@ -131,10 +196,8 @@ export class Pool {
         try {
           const runner = await substrate.createRunner(template);
           this.view.set(runner.id, runner);
-          this.history.consecutiveFailures = 0;
-        } catch {
-          this.history.consecutiveFailures += 1;
-          this.history.lastFailureAtMs = Date.now();
+        } catch (error) {
+          this.creationFailed(`creating a runner failed: ${(error as Error).message}`);
         }
       }),
     );
@@ -158,7 +221,10 @@ export class Pool {
         return { runner: claimed.runner, tier: 'warm', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
       }
       const left = deadline - performance.now();
-      const outcome = left > 0 ? await this.queue.wait(left) : 'timeout';
+      const waiting = left > 0 ? this.queue.wait(left) : Promise.resolve<WaitOutcome>('timeout');
+      // A queued activation is demand: the next pass makes a runner for it.
+      void this.reconcile();
+      const outcome = await waiting;
       if (outcome === 'ready') continue;
       if (this.options.coldFallback) return this.claimCold(request, start);
       throw new McpWarmError('POOL_EXHAUSTED', `no warm runner in pool ${this.options.template.pool} within ${this.options.maxWaitMs} ms${outcome === 'full' ? ' (queue full)' : ''}`, {
@@ -170,6 +236,7 @@ export class Pool {
   /** A fresh runner made for this activation alone, claimed as soon as it is ready. */
   private async claimCold(request: Omit<ClaimRequest, 'nowMs'>, start: number): Promise<PoolClaim> {
     const { substrate, template } = this.options;
+    if (this.stopped) throw new McpWarmError('POOL_EXHAUSTED', `pool ${template.pool} is stopping`, { details: { retryAfterSeconds: 1 } });
     const created = await substrate.createRunner(template);
     const ready = await this.untilClaimable(created.id, 60_000);
     const attempt = performance.now();
@@ -211,21 +278,38 @@ export class Pool {
 
   /** Ends a claim: the runner is drained and destroyed (single use), and the pool refilled. */
   async release(runnerId: string): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const current = (await this.options.substrate.listRunners(this.options.template.pool)).find((r) => r.id === runnerId);
-      if (!current) return;
-      try {
-        const drained = await this.options.substrate.updateRunner(runnerId, current.version, { state: 'draining' });
-        this.view.set(runnerId, drained);
-        break;
-      } catch (error) {
-        if (!(error instanceof McpWarmError && error.code === 'RUNNER_CONFLICT')) throw error;
-      }
-    }
+    await this.update(runnerId, { state: 'draining' });
     await this.reconcile();
   }
 
-  status(): PoolStatus & { arrivalRate: number; refillSeconds: number } {
+  /** Undoes a claim on which nothing ran: the runner is warm again, for the next claim. */
+  async giveBack(runnerId: string): Promise<void> {
+    await this.update(runnerId, { state: 'warm', annotations: Object.fromEntries(CLAIM_ANNOTATIONS.map((key) => [key, null])) });
+  }
+
+  /**
+   * Applies `patch` to a runner of this pool, re-reading it when another change came first;
+   * resolves with the runner as updated, or undefined when it no longer exists.
+   */
+  async update(runnerId: string, patch: RunnerPatch): Promise<Runner | undefined> {
+    const read = async () => (await this.options.substrate.listRunners(this.options.template.pool)).find((r) => r.id === runnerId);
+    let current = this.view.get(runnerId) ?? (await read());
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      if (!current) return undefined;
+      try {
+        const updated = await this.options.substrate.updateRunner(runnerId, current.version, patch);
+        this.view.set(runnerId, updated);
+        return updated;
+      } catch (error) {
+        if (error instanceof McpWarmError && error.code === 'RUNNER_NOT_FOUND') return undefined;
+        if (!(error instanceof McpWarmError && error.code === 'RUNNER_CONFLICT')) throw error;
+        current = await read();
+      }
+    }
+    throw new McpWarmError('RUNNER_CONFLICT', `runner ${runnerId} kept changing while it was being updated`, { details: { id: runnerId } });
+  }
+
+  status(): PoolStatus {
     const runners: Record<string, number> = {};
     for (const runner of this.view.values()) {
       const key = `${runner.state}/${runner.phase}`;
@@ -241,6 +325,9 @@ export class Pool {
       warmTargetReachedOnce: this.reachedTarget,
       arrivalRate: this.rate.rate,
       refillSeconds: this.refillSeconds,
+      consecutiveCreationFailures: this.history.consecutiveFailures,
+      creationBackoffMs:
+        this.history.lastFailureAtMs === undefined ? 0 : Math.max(0, this.history.lastFailureAtMs + backoffDelayMs(this.history.consecutiveFailures, this.options.policy) - Date.now()),
     };
   }
 }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Runner } from '../substrates/types.js';
-import { LEASE_EXPIRES_ANNOTATION, backoffDelayMs, planReconcile, type PoolPolicy } from './reconcile-plan.js';
+import {
+  ACTIVATION_STATE_ANNOTATION,
+  CLAIMED_AT_ANNOTATION,
+  DEFAULT_ABANDONED_CLAIM_MS,
+  LEASE_EXPIRES_ANNOTATION,
+  backoffDelayMs,
+  planReconcile,
+  type PoolPolicy,
+} from './reconcile-plan.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const policy: PoolPolicy = { warmTarget: 3, maxSize: 6, maxAgeMs: 3_600_000, backoffBaseMs: 1000, backoffMaxMs: 30_000 };
@@ -37,6 +45,21 @@ describe('planReconcile', () => {
     expect(plan.create).toBe(0);
   });
 
+  it('deletes a claim whose activation was never recorded once it is older than the grace, and only then', () => {
+    const claimed = (id: string, ageMs: number, recorded: boolean) =>
+      runner(id, {
+        state: 'claimed',
+        annotations: {
+          [CLAIMED_AT_ANNOTATION]: new Date(NOW - ageMs).toISOString(),
+          [LEASE_EXPIRES_ANNOTATION]: new Date(NOW + 3_600_000).toISOString(),
+          ...(recorded ? { [ACTIVATION_STATE_ANNOTATION]: 'active' } : {}),
+        },
+      });
+    const given = [claimed('stale', DEFAULT_ABANDONED_CLAIM_MS + 1, false), claimed('making', 60_000, false), claimed('old-but-recorded', DEFAULT_ABANDONED_CLAIM_MS * 3, true)];
+    expect(planReconcile(given, policy, none, NOW).delete).toEqual([{ id: 'stale', reason: 'abandoned' }]);
+    expect(planReconcile(given, { ...policy, abandonedClaimMs: 30_000 }, none, NOW).delete.map((d) => d.id)).toEqual(['stale', 'making']);
+  });
+
   it('deletes draining runners (single use) and refills', () => {
     const plan = planReconcile([runner('a', { state: 'draining' }), runner('b'), runner('c')], policy, none, NOW);
     expect(plan.delete).toEqual([{ id: 'a', reason: 'draining' }]);
@@ -50,6 +73,24 @@ describe('planReconcile', () => {
       { id: 'd', reason: 'surplus' },
     ]);
     expect(plan.create).toBe(0);
+  });
+
+  it('trims runners still starting before ready ones', () => {
+    const given = [runner('ready-old', { ageMs: 9000 }), runner('ready', { ageMs: 5000 }), runner('c', { ageMs: 4000 }), runner('starting', { phase: 'pending', ageMs: 100 })];
+    expect(planReconcile(given, policy, none, NOW).delete).toEqual([{ id: 'starting', reason: 'surplus' }]);
+  });
+
+  it('makes runners for queued activations on top of the target, within the maximum size', () => {
+    const claimed = ['a', 'b'].map((id) => runner(id, { state: 'claimed' }));
+    expect(planReconcile([...claimed, runner('c')], policy, none, NOW).create).toBe(2);
+    expect(planReconcile([...claimed, runner('c')], policy, none, NOW, 1).create).toBe(3);
+    expect(planReconcile([...claimed, runner('c')], policy, none, NOW, 10).create).toBe(3);
+  });
+
+  it('trims no warm runner while activations wait', () => {
+    const warm = ['a', 'b', 'c', 'd'].map((id) => runner(id));
+    expect(planReconcile(warm, policy, none, NOW).delete).toHaveLength(1);
+    expect(planReconcile(warm, policy, none, NOW, 1)).toEqual({ delete: [], create: 0 });
   });
 
   it('rotates one over-age runner per pass and refills it', () => {

@@ -6,6 +6,12 @@
 import type { Runner } from '../substrates/types.js';
 
 export const LEASE_EXPIRES_ANNOTATION = 'mcpwarm.dev/lease-expires-at';
+export const CLAIMED_AT_ANNOTATION = 'mcpwarm.dev/claimed-at';
+/** Written once the agent activated the image: `active` (a client's), `shelved` (made ahead for the hot tier). */
+export const ACTIVATION_STATE_ANNOTATION = 'mcpwarm.dev/activation-state';
+
+/** Default of PoolPolicy.abandonedClaimMs. */
+export const DEFAULT_ABANDONED_CLAIM_MS = 10 * 60_000;
 
 export interface PoolPolicy {
   warmTarget: number;
@@ -16,6 +22,11 @@ export interface PoolPolicy {
   /** Creation backoff after consecutive failures: base x 2^(failures - 1), capped. */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /**
+   * A claim whose activation was not recorded within this long was abandoned (its controller went
+   * away while making it): the runner is deleted (default 10 minutes, longer than an activation).
+   */
+  abandonedClaimMs?: number;
 }
 
 export interface CreationHistory {
@@ -23,7 +34,7 @@ export interface CreationHistory {
   lastFailureAtMs?: number;
 }
 
-export type DeleteReason = 'failed' | 'gone' | 'lease-expired' | 'draining' | 'too-old' | 'surplus';
+export type DeleteReason = 'failed' | 'gone' | 'lease-expired' | 'abandoned' | 'draining' | 'too-old' | 'surplus';
 
 export interface ReconcilePlan {
   delete: Array<{ id: string; reason: DeleteReason }>;
@@ -38,19 +49,34 @@ export function backoffDelayMs(failures: number, policy: Pick<PoolPolicy, 'backo
 
 const age = (runner: Runner, nowMs: number): number => nowMs - Date.parse(runner.createdAt);
 
-export function planReconcile(runners: readonly Runner[], policy: PoolPolicy, history: CreationHistory, nowMs: number): ReconcilePlan {
+/**
+ * `waiting`: activations queued for a warm runner. They are demand the warm target may not cover
+ * yet (the arrival rate lags a burst), so runners are made for them too, within maxSize, and no
+ * warm runner is surplus while they wait.
+ */
+export function planReconcile(runners: readonly Runner[], policy: PoolPolicy, history: CreationHistory, nowMs: number, waiting = 0): ReconcilePlan {
+  const warmWanted = policy.warmTarget + waiting;
   const doomed = new Map<string, DeleteReason>();
   for (const runner of runners) {
     if (runner.phase === 'failed' || runner.phase === 'gone') doomed.set(runner.id, runner.phase);
     else if (runner.state === 'draining') doomed.set(runner.id, 'draining');
     else if (runner.state === 'claimed') {
       const expires = Date.parse(runner.annotations[LEASE_EXPIRES_ANNOTATION] ?? '');
+      const claimedAt = Date.parse(runner.annotations[CLAIMED_AT_ANNOTATION] ?? '');
       if (Number.isFinite(expires) && expires <= nowMs) doomed.set(runner.id, 'lease-expired');
+      else if (!runner.annotations[ACTIVATION_STATE_ANNOTATION] && nowMs - claimedAt > (policy.abandonedClaimMs ?? DEFAULT_ABANDONED_CLAIM_MS)) {
+        doomed.set(runner.id, 'abandoned');
+      }
     }
   }
-  const warm = runners.filter((r) => !doomed.has(r.id) && r.state === 'warm').sort((a, b) => age(b, nowMs) - age(a, nowMs));
-  // Surplus goes first, oldest first; then one over-age runner per pass, so rotation never empties the pool.
-  let surplus = warm.length - policy.warmTarget;
+  // Surplus goes first: runners still starting before ready ones (a claim that was undone leaves a
+  // ready runner and its pending replacement), then the oldest; then one over-age runner per
+  // pass, so rotation never empties the pool.
+  const starting = (r: Runner): number => (r.phase === 'pending' ? 0 : 1);
+  const warm = runners
+    .filter((r) => !doomed.has(r.id) && r.state === 'warm')
+    .sort((a, b) => starting(a) - starting(b) || age(b, nowMs) - age(a, nowMs));
+  let surplus = warm.length - warmWanted;
   for (const runner of warm) {
     if (surplus <= 0) break;
     doomed.set(runner.id, 'surplus');
@@ -61,7 +87,7 @@ export function planReconcile(runners: readonly Runner[], policy: PoolPolicy, hi
 
   const remaining = runners.filter((r) => !doomed.has(r.id));
   const warmLeft = remaining.filter((r) => r.state === 'warm').length;
-  const wanted = Math.max(0, Math.min(policy.warmTarget - warmLeft, policy.maxSize - remaining.length));
+  const wanted = Math.max(0, Math.min(warmWanted - warmLeft, policy.maxSize - remaining.length));
   const plan: ReconcilePlan = { delete: [...doomed].map(([id, reason]) => ({ id, reason })), create: wanted };
   if (wanted > 0 && history.consecutiveFailures > 0 && history.lastFailureAtMs !== undefined) {
     const until = history.lastFailureAtMs + backoffDelayMs(history.consecutiveFailures, policy);

@@ -8,7 +8,7 @@ function lifecycle(options: { failStarts?: number } = {}) {
   const servers = new ServerLifecycle<string>(
     [{ name: 'memory', image: 'registry/mcp/memory:1' }],
     {
-      start: async (image) => {
+      start: async ({ image }) => {
         if (failures > 0) {
           failures -= 1;
           throw new Error('activation failed');
@@ -43,6 +43,17 @@ describe('ServerLifecycle', () => {
     await expect(servers.scale('memory', 2)).rejects.toThrow('activation failed');
     expect(servers.status('memory')).toMatchObject({ status: 'scaling', replicas: 2, readyReplicas: 1 });
     expect(await servers.scale('memory', 2)).toMatchObject({ status: 'running', readyReplicas: 2 });
+  });
+
+  it('adopts replicas a restarted controller recovered, and forgets replicas that ended on their own', async () => {
+    const { servers } = lifecycle();
+    expect(servers.adopt('memory', 'recovered#1')).toBe(true);
+    expect(servers.adopt('gone', 'recovered#2')).toBe(false);
+    expect(servers.status('memory')).toMatchObject({ status: 'running', replicas: 1, readyReplicas: 1, activations: ['recovered#1'] });
+    expect(servers.forget('recovered#1')).toBe(true);
+    expect(servers.forget('recovered#1')).toBe(false);
+    expect(servers.status('memory')).toMatchObject({ status: 'pending', replicas: 1, readyReplicas: 0 });
+    expect(await servers.start('memory')).toMatchObject({ status: 'running', readyReplicas: 1 });
   });
 
   it('refuses unknown servers and replica counts out of range', () => {

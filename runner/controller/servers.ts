@@ -24,8 +24,8 @@ export interface ServerStatus<A> {
 }
 
 export interface ReplicaOps<A> {
-  /** Activates one replica of `image` (resolves once it answered initialize). */
-  start(image: string): Promise<A>;
+  /** Activates one replica of the server (resolves once it answered initialize). */
+  start(server: ServerDefinition): Promise<A>;
   /** Ends one replica; `force` skips the graceful stop. */
   stop(activation: A, force: boolean): Promise<void>;
 }
@@ -99,12 +99,36 @@ export class ServerLifecycle<A> {
     return this.scale(name, 0, force);
   }
 
+  /** Takes back a replica an earlier controller started; false when no server has that name. */
+  adopt(name: string, activation: A): boolean {
+    const server = this.servers.get(name);
+    if (!server) return false;
+    server.ready.push(activation);
+    server.desired = Math.max(server.desired, server.ready.length);
+    return true;
+  }
+
+  /**
+   * Drops a replica that ended on its own (server exited, runner lost, lease lapsed): the status
+   * shows it missing. It is not restarted by itself, so a server that keeps exiting cannot make
+   * the pool churn runners; start or scale makes a new one.
+   */
+  forget(activation: A): boolean {
+    for (const server of this.servers.values()) {
+      const at = server.ready.indexOf(activation);
+      if (at < 0) continue;
+      server.ready.splice(at, 1);
+      return true;
+    }
+    return false;
+  }
+
   private async converge(server: Server<A>, force: boolean): Promise<void> {
     const surplus = server.ready.splice(server.desired);
     await Promise.all(surplus.map((activation) => this.ops.stop(activation, force)));
     const missing = server.desired - server.ready.length;
     server.starting += missing;
-    const started = await Promise.allSettled(Array.from({ length: missing }, () => this.ops.start(server.definition.image)));
+    const started = await Promise.allSettled(Array.from({ length: missing }, () => this.ops.start(server.definition)));
     server.starting -= missing;
     for (const result of started) if (result.status === 'fulfilled') server.ready.push(result.value);
     const failure = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');

@@ -10,6 +10,18 @@ describe('warmTarget', () => {
     expect(warmTarget(2, 1.5, config)).toBe(4);
   });
 
+  it('returns to min once the decaying rate leaves a negligible demand', () => {
+    const small: SizingConfig = { min: 1, max: 6, burstMargin: 1, halfLifeSeconds: 2 };
+    expect(warmTarget(0.06, 2, small)).toBe(2);
+    expect(warmTarget(0.04, 2, small)).toBe(1);
+    let estimate = updateRate({ rate: 0, atMs: 0 }, 20, 1000, small.halfLifeSeconds);
+    expect(warmTarget(estimate.rate, 2, small)).toBe(6);
+    for (let second = 2; warmTarget(estimate.rate, 2, small) > 1; second += 1) {
+      estimate = updateRate(estimate, 0, second * 1000, small.halfLifeSeconds);
+      expect(second).toBeLessThan(30);
+    }
+  });
+
   it('stays within min and max', () => {
     expect(warmTarget(0, 1, config)).toBe(2);
     expect(warmTarget(1000, 1, config)).toBe(20);

@@ -30,8 +30,16 @@ export function updateRate(previous: RateEstimate, arrivals: number, nowMs: numb
   return { rate: previous.rate * keep + observed * (1 - keep), atMs: nowMs };
 }
 
+/**
+ * Demand (rate x refill time, in runners) below this counts as none: the moving average only
+ * approaches zero after arrivals stop, and rounding its tail up would hold the target one above
+ * min forever. Below it, fewer than one activation arrives per ten refill times.
+ */
+export const NEGLIGIBLE_DEMAND = 0.1;
+
 /** The warm target for an arrival rate and a measured refill time (seconds), within [min, max]. */
 export function warmTarget(rate: number, refillSeconds: number, config: SizingConfig): number {
-  const needed = Math.ceil(rate * refillSeconds + config.burstMargin);
+  const demand = rate * refillSeconds;
+  const needed = Math.ceil((demand < NEGLIGIBLE_DEMAND ? 0 : demand) + config.burstMargin);
   return Math.min(config.max, Math.max(config.min, needed));
 }

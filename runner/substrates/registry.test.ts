@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { McpWarmError } from '../errors.js';
+import { DockerSubstrate } from './docker/index.js';
 import { ProcessSubstrate } from './process/index.js';
 import { createSubstrate } from './registry.js';
 
@@ -11,10 +12,17 @@ describe('createSubstrate', () => {
     await substrate.close();
   });
 
+  it('makes the docker substrate without reaching the engine', async () => {
+    const substrate = createSubstrate('docker', { stateDir: '/nonexistent/state', socketPath: '/nonexistent/docker.sock' });
+    expect(substrate).toBeInstanceOf(DockerSubstrate);
+    expect(substrate.name).toBe('docker');
+    await substrate.close();
+  });
+
   it('refuses an unknown name with USAGE_INVALID', () => {
     let error: unknown;
     try {
-      createSubstrate('kubernetes', { stateDir: '/nonexistent/state' });
+      createSubstrate('mainframe', { stateDir: '/nonexistent/state' });
     } catch (caught) {
       error = caught;
     }

@@ -14,12 +14,15 @@ export interface McpHttpErrorOptions {
   /** The id of the request being refused, when it could be read. */
   id?: JsonRpcId | null;
   hint?: string;
+  /** Extra response headers (Retry-After, Allow). */
+  headers?: Record<string, string>;
 }
 
 /** A coded error with the HTTP status and JSON-RPC error code it is answered with. */
 export class McpHttpError extends McpWarmError {
   readonly rpcCode: number;
   readonly id: JsonRpcId | null;
+  readonly headers: Record<string, string>;
 
   constructor(
     readonly status: number,
@@ -30,6 +33,7 @@ export class McpHttpError extends McpWarmError {
     super(code, message, options.hint === undefined ? {} : { hint: options.hint });
     this.rpcCode = options.rpcCode ?? JSONRPC_ERROR.server;
     this.id = options.id ?? null;
+    this.headers = options.headers ?? {};
   }
 
   override get httpStatus(): number {
@@ -99,8 +103,8 @@ export function sendError(res: ServerResponse, error: unknown): void {
   if (error instanceof McpWarmError) {
     const http = error instanceof McpHttpError ? error : undefined;
     const body = errorResponse(http?.id ?? null, http?.rpcCode ?? JSONRPC_ERROR.server, error.message, { code: error.code, hint: error.hint });
-    if (http?.status === 405) res.setHeader('allow', 'GET, POST, DELETE');
-    sendJson(res, error.httpStatus, body);
+    const headers = http?.status === 405 ? { allow: 'GET, POST, DELETE', ...http.headers } : (http?.headers ?? {});
+    sendJson(res, error.httpStatus, body, headers);
     return;
   }
   sendJson(res, 500, errorResponse(null, JSONRPC_ERROR.internal, `internal error: ${(error as Error)?.message ?? String(error)}`));

@@ -12,9 +12,10 @@ import { MEDIA_TYPES, type Descriptor, type FetchedManifest, type Platform } fro
 import { describeLayer, descriptorOf, imageConfigBytes, manifestBytes } from './image-json.js';
 import { writeLayerBlob, type LayerBlob } from './layer-blob.js';
 import { planLayer, type ImageTree } from './layer-plan.js';
-import { baseLayerEntries, fileItemEntries, type LayerChanges } from './layers.js';
+import { hostCommandEntries } from './host-binaries.js';
+import { baseLayerEntries, fileItemEntries, hostTreeEntries, type LayerChanges } from './layers.js';
 import { nodeRuntimeEntries } from './node-runtime.js';
-import { npmLayerEntries } from './npm-layer.js';
+import { installedPackagesEntries, npmLayerEntries } from './npm-layer.js';
 import { loadImageSpec, type LayerSpec } from './spec.js';
 
 export interface BuildOptions {
@@ -42,7 +43,8 @@ async function step<T>(name: string, action: () => Promise<T> | T): Promise<T> {
   }
 }
 
-async function layerChanges(layer: LayerSpec, workDir: string): Promise<LayerChanges> {
+/** What a layer of the spec writes; `workDir` is scratch space for the npm install. */
+export async function layerChanges(layer: LayerSpec, workDir: string): Promise<LayerChanges> {
   const only = (entries: LayerChanges['entries']): LayerChanges => ({ entries, delete: [], opaque: [] });
   switch (layer.kind) {
     case 'base':
@@ -50,7 +52,11 @@ async function layerChanges(layer: LayerSpec, workDir: string): Promise<LayerCha
     case 'nodeRuntime':
       return only(await nodeRuntimeEntries());
     case 'npm':
-      return only(await npmLayerEntries(layer.project, layer.to, workDir));
+      return only(layer.installed ? await installedPackagesEntries(layer.project, layer.to) : await npmLayerEntries(layer.project, layer.to, workDir));
+    case 'hostBinaries':
+      return only(await hostCommandEntries(layer.commands));
+    case 'tree':
+      return only(await hostTreeEntries(layer.source, layer.to));
     case 'changes':
       return { entries: fileItemEntries(layer.files), delete: layer.delete, opaque: layer.opaque };
   }

@@ -17,7 +17,11 @@ export function describeLayer(layer: LayerSpec, specFile: string): string {
     case 'nodeRuntime':
       return layer.kind;
     case 'npm':
-      return `npm ${relative(dirname(specFile), layer.project) || '.'} -> ${layer.to}`;
+      return `npm ${relative(dirname(specFile), layer.project) || '.'}${layer.installed ? ' (installed)' : ''} -> ${layer.to}`;
+    case 'hostBinaries':
+      return `hostBinaries ${layer.commands.join(' ')}`;
+    case 'tree':
+      return `tree ${relative(dirname(specFile), layer.source) || '.'} -> ${layer.to}`;
     case 'changes': {
       const parts = [
         layer.files.length > 0 ? `files ${layer.files.map((item) => item.path).join(' ')}` : '',

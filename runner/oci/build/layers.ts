@@ -79,20 +79,16 @@ export function fileItemEntries(items: readonly FileItem[]): LayerEntry[] {
 
 /** A host directory tree (itself included) at `imageDir`, owned by root; file contents are read later. */
 export async function hostTreeEntries(hostDir: string, imageDir: string): Promise<LayerEntry[]> {
-  const entries: LayerEntry[] = [directory(imageDir)];
-  for (const dirent of await readdir(hostDir, { withFileTypes: true })) {
-    const hostPath = join(hostDir, dirent.name);
-    const imagePath = posix.join(imageDir, dirent.name);
-    if (dirent.isDirectory()) {
-      entries.push(...(await hostTreeEntries(hostPath, imagePath)));
-    } else if (dirent.isSymbolicLink()) {
-      entries.push({ type: 'symlink', path: imagePath, target: await readlink(hostPath), uid: 0, gid: 0 });
-    } else if (dirent.isFile()) {
-      const mode = normalizedMode((await lstat(hostPath)).mode);
-      entries.push({ type: 'file', path: imagePath, mode, uid: 0, gid: 0, content: { hostPath } });
-    } else {
+  // Subdirectories are walked concurrently; the entries keep readdir's order (layer planning sorts them).
+  const children = await Promise.all(
+    (await readdir(hostDir, { withFileTypes: true })).map(async (dirent): Promise<LayerEntry[]> => {
+      const hostPath = join(hostDir, dirent.name);
+      const imagePath = posix.join(imageDir, dirent.name);
+      if (dirent.isDirectory()) return hostTreeEntries(hostPath, imagePath);
+      if (dirent.isSymbolicLink()) return [{ type: 'symlink', path: imagePath, target: await readlink(hostPath), uid: 0, gid: 0 }];
+      if (dirent.isFile()) return [{ type: 'file', path: imagePath, mode: normalizedMode((await lstat(hostPath)).mode), uid: 0, gid: 0, content: { hostPath } }];
       throw new Error(`${hostPath} is neither a file, a directory nor a symlink`);
-    }
-  }
-  return entries;
+    }),
+  );
+  return [directory(imageDir), ...children.flat()];
 }

@@ -68,6 +68,53 @@ config:
     });
   });
 
+  it('parses hostBinaries and tree layers', () => {
+    const spec = specOf(`
+platform: linux/amd64
+layers:
+  - hostBinaries: { commands: [sh, mount, /bin/sh] }
+  - tree: { source: ../dist, to: /opt/app/dist }
+  - npm: { project: .., to: /opt/app, installed: true }
+  - npm: { project: npm/x, to: /app, installed: false }
+`);
+    expect(spec.layers).toEqual([
+      { kind: 'hostBinaries', field: 'layers[0]', commands: ['sh', 'mount', '/bin/sh'] },
+      { kind: 'tree', field: 'layers[1]', source: '/dist', to: '/opt/app/dist' },
+      { kind: 'npm', field: 'layers[2]', project: '/', to: '/opt/app', installed: true },
+      { kind: 'npm', field: 'layers[3]', project: '/specs/npm/x', to: '/app' },
+    ]);
+  });
+
+  it('reports bad hostBinaries and tree layers with their field paths', () => {
+    expect(
+      problemsOf(`
+platform: linux/amd64
+layers:
+  - hostBinaries: { commands: [] }
+  - hostBinaries: { commands: ["sh -c", /usr/../bin/sh, 42] }
+  - hostBinaries: {}
+  - tree: { source: dist, to: opt }
+  - tree: { to: /opt, extra: 1 }
+  - npm: { project: x, to: /app, installed: "yes" }
+`),
+    ).toEqual([
+      { path: 'layers[0].hostBinaries.commands', message: 'expected at least one command' },
+      { path: 'layers[1].hostBinaries.commands[2]', message: 'expected a string' },
+      { path: 'layers[2].hostBinaries.commands', message: 'is required' },
+      { path: 'layers[3].tree.to', message: 'expected an absolute normalized path such as /app/server.mjs (no .., no trailing /)' },
+      { path: 'layers[4].tree.extra', message: 'unknown key (expected source, to)' },
+      { path: 'layers[4].tree.source', message: 'is required' },
+      { path: 'layers[5].npm.installed', message: 'expected true or false' },
+    ]);
+    expect(problemsOf('platform: linux/amd64\nlayers:\n  - hostBinaries: { commands: ["sh -c", /usr/../bin/sh] }\n')).toEqual([
+      { path: 'layers[0].hostBinaries.commands[0]', message: 'expected a command name or an absolute path' },
+      {
+        path: 'layers[0].hostBinaries.commands[1]',
+        message: 'expected an absolute normalized path such as /app/server.mjs (no .., no trailing /)',
+      },
+    ]);
+  });
+
   it('defaults created to the epoch', () => {
     const spec = specOf('platform: linux/amd64\nlayers: [{base: {}}]\n');
     expect(spec).toMatchObject({ created: '1970-01-01T00:00:00Z', mtime: 0 });
@@ -132,7 +179,7 @@ config:
         message: "inside /gone, which this layer deletes (use opaque to replace a directory's contents)",
       },
       { path: 'layers[3].npm', message: 'unknown key (expected nodeRuntime)' },
-      { path: 'layers[4]', message: 'expected one of base, nodeRuntime, npm, or files/delete/opaque' },
+      { path: 'layers[4]', message: 'expected one of base, nodeRuntime, npm, hostBinaries, tree, or files/delete/opaque' },
       { path: 'config.entrypoint', message: 'expected a list' },
       { path: 'config.env.PORT', message: 'expected a string (quote numbers and booleans)' },
       { path: 'config.env.bad-name', message: 'expected a name matching /^[A-Za-z_][A-Za-z0-9_]*$/' },
@@ -208,14 +255,51 @@ config: { workingDir: relative }
     expect(message).toContain('has 4 problems:\n  config.workingDir: expected an absolute');
   });
 
+  it('checks that tree sources are directories and hostBinaries commands exist on this host', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'spec-test-'));
+    await writeFile(join(dir, 'not-a-dir'), 'x');
+    const file = join(dir, 'host.image.yaml');
+    await writeFile(
+      file,
+      `platform: linux/amd64
+layers:
+  - hostBinaries: { commands: [sh, mcpwarm-no-such-command, /nonexistent/bin/tool] }
+  - tree: { source: not-a-dir, to: /a }
+  - tree: { source: absent, to: /b }
+  - tree: { source: ., to: /c }
+  - npm: { project: ., to: /app, installed: true }
+`,
+    );
+    const { code, details } = await caught(loadImageSpec(file));
+    expect(code).toBe('BUILD_SPEC_INVALID');
+    expect(details?.problems).toEqual([
+      { path: 'layers[0].hostBinaries.commands[1]', message: 'expected a program on this host (mcpwarm-no-such-command is not on PATH)' },
+      { path: 'layers[0].hostBinaries.commands[2]', message: 'expected a program on this host (/nonexistent/bin/tool is not on PATH)' },
+      { path: 'layers[1].tree.source', message: `expected a directory (${join(dir, 'not-a-dir')})` },
+      { path: 'layers[2].tree.source', message: `expected a directory (${join(dir, 'absent')})` },
+      { path: 'layers[4].npm.project', message: `expected a directory with package.json and node_modules (run npm ci there first) (${dir})` },
+    ]);
+  });
+
+  it('refuses a foreign platform for hostBinaries, which copies host programs', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'spec-test-'));
+    const file = join(dir, 'foreign.image.yaml');
+    const foreign = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    await writeFile(file, `platform: ${foreign}\nlayers:\n  - hostBinaries: { commands: [sh] }\n`);
+    const { details } = await caught(loadImageSpec(file));
+    expect(details?.problems).toEqual([{ path: 'platform', message: expect.stringMatching(/^expected the host platform linux\/\w+: hostBinaries copies the host's binaries$/) }]);
+  });
+
   it('loads every shipped image spec', async () => {
     const specs = (await readdir(IMAGES_DIR)).filter((name) => name.endsWith('.image.yaml'));
     expect(specs.sort()).toEqual([
+      'controller.image.yaml',
       'everything.image.yaml',
       'filesystem.image.yaml',
       'fixture.image.yaml',
       'layered-whiteouts.image.yaml',
       'memory.image.yaml',
+      'runner.image.yaml',
     ]);
     for (const name of specs) await expect(loadImageSpec(join(IMAGES_DIR, name))).resolves.toMatchObject({ platform: { os: 'linux' } });
   });

@@ -7,6 +7,9 @@
  *     - base: {}                          # /etc/passwd, /etc/group, /tmp, /root, /home/app, /dev /proc /sys
  *     - nodeRuntime: {}                   # the host's node binary and the shared libraries ldd lists
  *     - npm: { project: npm/x, to: /app } # `npm ci` of a package.json + package-lock.json directory
+ *     - npm: { project: ../.., to: /opt/app, installed: true }  # the production packages its node_modules has
+ *     - hostBinaries: { commands: [sh, mount, /bin/sh] }       # host programs and the libraries ldd lists
+ *     - tree: { source: ../dist, to: /opt/app/dist }            # a host directory, recursively, symlinks kept
  *     - files:                            # any of files / delete / opaque, together or alone
  *         - { path: /app/a.mjs, source: ../a.mjs, mode: 0o755 }  # also uid, gid
  *         - { path: /etc/motd, content: "hello\n" }
@@ -16,7 +19,12 @@
  *       opaque: [/app/cache]              # hides everything lower layers put in the directory
  *   config: { entrypoint, cmd, env, workingDir, user, labels }
  *
- * `source` and `project` are relative to the spec file. Entries belong to root unless uid/gid say
+ * `source` (of files and trees) and `project` are relative to the spec file. A hostBinaries
+ * command is a name looked up on the host's PATH, or an absolute path taken as it is; each program
+ * lands at its host path, with the symlinks leading to it (so `/bin/sh` keeps `/bin -> usr/bin`).
+ * `installed: true` copies what `npm ls --omit=dev` lists from the project's node_modules instead
+ * of running `npm ci` (no network; the versions the project runs with). Files of trees and npm
+ * layers keep only their content and exec bit. Entries belong to root unless uid/gid say
  * otherwise; files default to mode 0644 (a source file's own mode is not used), directories to 0755.
  * A `mode` is octal however it is written: 0o755, 0755, 755 and "0755" all mean rwxr-xr-x (YAML 1.2
  * would read 0755 as decimal). Unknown keys are errors.
@@ -26,6 +34,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { isPair, isScalar, parseDocument, visit } from 'yaml';
 import { McpWarmError } from '../../errors.js';
 import { parsePlatform } from '../platform.js';
+import { hostCommandPath } from './host-binaries.js';
 import type { Platform } from '../types.js';
 
 export interface SpecProblem {
@@ -50,7 +59,9 @@ export type FileItem =
 export type LayerSpec =
   | { kind: 'base'; field: string }
   | { kind: 'nodeRuntime'; field: string }
-  | { kind: 'npm'; field: string; project: string; to: string }
+  | { kind: 'npm'; field: string; project: string; to: string; installed?: true }
+  | { kind: 'hostBinaries'; field: string; commands: string[] }
+  | { kind: 'tree'; field: string; source: string; to: string }
   | { kind: 'changes'; field: string; files: FileItem[]; delete: string[]; opaque: string[] };
 
 export interface ConfigSpec {
@@ -76,12 +87,15 @@ export interface ImageSpec {
 /** A file system input the spec names; checked after parsing, with the structural problems. */
 export interface SpecInput {
   field: string;
-  kind: 'file' | 'npmProject';
+  kind: 'file' | 'npmProject' | 'npmInstalled' | 'directory' | 'command';
   path: string;
 }
 
 const ROOT = '(spec)';
-const LAYER_KINDS = ['base', 'nodeRuntime', 'npm'] as const;
+const LAYER_KINDS = ['base', 'nodeRuntime', 'npm', 'hostBinaries', 'tree'] as const;
+/** Layers that copy the host's own programs, so the image must be for the host's platform. */
+const HOST_PLATFORM_KINDS: ReadonlyArray<LayerSpec['kind']> = ['nodeRuntime', 'hostBinaries'];
+const COMMAND = /^[A-Za-z0-9._+-]+$/;
 const CHANGE_KEYS = ['files', 'delete', 'opaque'];
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const OCTAL_MODE = /^(0o)?[0-7]{1,4}$/;
@@ -275,15 +289,48 @@ function parseLayer(check: Checker, value: unknown, field: string, baseDir: stri
   }
   check.mapping(layer, field, [kind], []);
   const options = layer[kind];
-  if (kind !== 'npm') {
-    check.noOptions(options, at(field, kind));
-    return { kind, field };
+  const optionsField = at(field, kind);
+  switch (kind) {
+    case 'base':
+    case 'nodeRuntime':
+      check.noOptions(options, optionsField);
+      return { kind, field };
+    case 'npm': {
+      const npm = check.mapping(options, optionsField, ['project', 'to'], ['installed']);
+      const project = check.string(npm?.project, at(optionsField, 'project'));
+      const to = check.imagePath(npm?.to, at(optionsField, 'to'));
+      const installed = npm?.installed === undefined ? false : typeof npm.installed === 'boolean' ? npm.installed : check.problem(at(optionsField, 'installed'), 'expected true or false');
+      if (project !== undefined) inputs.push({ field: at(optionsField, 'project'), kind: installed ? 'npmInstalled' : 'npmProject', path: resolve(baseDir, project) });
+      if (project === undefined || to === undefined || installed === undefined) return undefined;
+      return { kind, field, project: resolve(baseDir, project), to, ...(installed ? { installed: true as const } : {}) };
+    }
+    case 'hostBinaries':
+      return parseHostBinaries(check, options, field, inputs);
+    case 'tree': {
+      const tree = check.mapping(options, optionsField, ['source', 'to'], []);
+      const source = check.string(tree?.source, at(optionsField, 'source'));
+      const to = check.imagePath(tree?.to, at(optionsField, 'to'));
+      if (source !== undefined) inputs.push({ field: at(optionsField, 'source'), kind: 'directory', path: resolve(baseDir, source) });
+      return source === undefined || to === undefined ? undefined : { kind, field, source: resolve(baseDir, source), to };
+    }
   }
-  const npm = check.mapping(options, at(field, 'npm'), ['project', 'to'], []);
-  const project = check.string(npm?.project, at(at(field, 'npm'), 'project'));
-  const to = check.imagePath(npm?.to, at(at(field, 'npm'), 'to'));
-  if (project !== undefined) inputs.push({ field: at(at(field, 'npm'), 'project'), kind: 'npmProject', path: resolve(baseDir, project) });
-  return project === undefined || to === undefined ? undefined : { kind: 'npm', field, project: resolve(baseDir, project), to };
+}
+
+function parseHostBinaries(check: Checker, options: unknown, field: string, inputs: SpecInput[]): LayerSpec | undefined {
+  const optionsField = at(field, 'hostBinaries');
+  const commandsField = at(optionsField, 'commands');
+  const mapping = check.mapping(options, optionsField, ['commands'], []);
+  if (mapping?.commands === undefined) return undefined;
+  const commands = check.stringList(mapping.commands, commandsField);
+  if (commands === undefined) return undefined;
+  if (commands.length === 0) return check.problem(commandsField, 'expected at least one command');
+  const valid = commands.filter((command, index) => {
+    const path = at(commandsField, index);
+    const ok = command.startsWith('/') ? check.imagePath(command, path) !== undefined : COMMAND.test(command) || check.problem(path, 'expected a command name or an absolute path');
+    if (ok) inputs.push({ field: path, kind: 'command', path: command });
+    return ok;
+  });
+  return valid.length === commands.length ? { kind: 'hostBinaries', field, commands } : undefined;
 }
 
 function parseConfig(check: Checker, value: unknown): ConfigSpec {
@@ -344,14 +391,33 @@ async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() === true;
 }
 
-async function inputProblem(input: SpecInput): Promise<SpecProblem | undefined> {
-  if (input.kind === 'file') {
-    return (await isFile(input.path)) ? undefined : { path: input.field, message: `expected a readable file (${input.path})` };
-  }
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
+}
+
+/** What an npm project must hold: package.json and, to be installed, package-lock.json or, installed already, node_modules. */
+async function npmProjectProblem(input: SpecInput): Promise<SpecProblem | undefined> {
   const missing = [];
   if (!(await isFile(join(input.path, 'package.json')))) missing.push('package.json');
-  if (!(await isFile(join(input.path, 'package-lock.json')))) missing.push('package-lock.json');
+  if (input.kind === 'npmProject' && !(await isFile(join(input.path, 'package-lock.json')))) missing.push('package-lock.json');
+  if (input.kind === 'npmInstalled' && !(await isDirectory(join(input.path, 'node_modules')))) missing.push('node_modules (run npm ci there first)');
   return missing.length === 0 ? undefined : { path: input.field, message: `expected a directory with ${missing.join(' and ')} (${input.path})` };
+}
+
+async function inputProblem(input: SpecInput): Promise<SpecProblem | undefined> {
+  switch (input.kind) {
+    case 'file':
+      return (await isFile(input.path)) ? undefined : { path: input.field, message: `expected a readable file (${input.path})` };
+    case 'directory':
+      return (await isDirectory(input.path)) ? undefined : { path: input.field, message: `expected a directory (${input.path})` };
+    case 'command': {
+      const path = hostCommandPath(input.path);
+      return path !== undefined && (await isFile(path)) ? undefined : { path: input.field, message: `expected a program on this host (${input.path} is not on PATH)` };
+    }
+    case 'npmProject':
+    case 'npmInstalled':
+      return npmProjectProblem(input);
+  }
 }
 
 function specError(file: string, problems: SpecProblem[]): McpWarmError {
@@ -376,8 +442,9 @@ export async function loadImageSpec(file: string): Promise<ImageSpec> {
     if (problem) problems.push(problem);
   }
   const host = hostPlatform();
-  if (parsed.spec?.layers.some((layer) => layer.kind === 'nodeRuntime') && parsed.spec.platform.architecture !== host.architecture) {
-    problems.push({ path: 'platform', message: `expected the host platform ${host.os}/${host.architecture}: nodeRuntime copies the host's binaries` });
+  const hostLayer = parsed.spec?.layers.find((layer) => HOST_PLATFORM_KINDS.includes(layer.kind));
+  if (hostLayer !== undefined && parsed.spec!.platform.architecture !== host.architecture) {
+    problems.push({ path: 'platform', message: `expected the host platform ${host.os}/${host.architecture}: ${hostLayer.kind} copies the host's binaries` });
   }
   if (problems.length > 0 || !parsed.spec) throw specError(file, problems);
   return parsed.spec;

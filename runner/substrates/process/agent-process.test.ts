@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,9 +74,10 @@ describe('spawnAgent, isAgentProcess, stopAgent', () => {
 
   it('kills an agent that ignores SIGTERM after the grace period', async () => {
     const tokenFile = join(work, 'token-b');
-    const stubborn = [process.execPath, '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)", '--'];
+    const stubborn = [process.execPath, '-e', "process.on('SIGTERM', () => {}); console.log('ignoring SIGTERM'); setInterval(() => {}, 1000)", '--'];
     const pid = await spawnAgent(stubborn, [`--token-file=${tokenFile}`], join(work, 'b.log'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Signalled only once its handler is installed (node may take a while to start on a busy machine).
+    while (!(await readFile(join(work, 'b.log'), 'utf8')).includes('ignoring SIGTERM')) await new Promise((resolve) => setTimeout(resolve, 25));
     const started = Date.now();
     await stopAgent(pid, tokenFile, 300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);

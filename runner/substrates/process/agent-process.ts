@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { McpWarmError } from '../../errors.js';
+import { agentFlags, listeningUrlIn } from '../agent-runners/agent-flags.js';
 import type { RunnerTemplate } from '../types.js';
 
 /**
@@ -26,17 +27,9 @@ export interface AgentPaths {
   logFile: string;
 }
 
-/** Flags for one runner's agent; `--flag=value` so a value starting with `-` stays a value. */
+/** Flags for one runner's agent, on a free loopback port. */
 export function agentArgs(template: RunnerTemplate, paths: AgentPaths): string[] {
-  return [
-    '--port=0',
-    '--host=127.0.0.1',
-    `--cache=${paths.cacheDir}`,
-    `--token-file=${paths.tokenFile}`,
-    ...(template.sandbox !== undefined ? [`--sandbox=${template.sandbox}`] : []),
-    ...(template.cacheBudget !== undefined ? [`--cache-size=${template.cacheBudget}`] : []),
-    ...(template.allow ?? []).map((pattern) => `--allow=${pattern}`),
-  ];
+  return agentFlags(template, { host: '127.0.0.1', port: 0, cacheDir: paths.cacheDir, tokenFile: paths.tokenFile });
 }
 
 /**
@@ -75,7 +68,6 @@ export async function isAgentProcess(pid: number, tokenFile: string): Promise<bo
   }
 }
 
-const LISTENING = /agent listening on (http:\/\/[^\s]+)/;
 const LOG_HEAD_BYTES = 64 * 1024;
 
 /** The URL the agent printed when it started listening, if it has yet. */
@@ -84,7 +76,7 @@ export async function readListeningUrl(logFile: string): Promise<string | undefi
   try {
     const buffer = Buffer.alloc(LOG_HEAD_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, LOG_HEAD_BYTES, 0);
-    return LISTENING.exec(buffer.subarray(0, bytesRead).toString('utf8'))?.[1];
+    return listeningUrlIn(buffer.subarray(0, bytesRead).toString('utf8'));
   } finally {
     await handle.close();
   }

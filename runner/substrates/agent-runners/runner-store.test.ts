@@ -5,20 +5,26 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isRunnerId, RunnerStore, type RunnerRecord } from './runner-store.js';
 
 let stateDir: string;
-let store: RunnerStore;
+let store: RunnerStore<{ pid: number }>;
 
-function record(id: string, createdAt = '2025-01-01T00:00:00.000Z'): Omit<RunnerRecord, 'version'> {
-  return { id, pool: 'p', state: 'warm', phase: 'pending', annotations: {}, createdAt, pid: 4242 };
+/** The handles of these tests: `{pid}` with a whole number. */
+function parsePid(value: unknown): { pid: number } | undefined {
+  const pid = (value as { pid?: unknown } | null)?.pid;
+  return typeof pid === 'number' && Number.isInteger(pid) ? { pid } : undefined;
 }
 
-async function created(id: string, createdAt?: string): Promise<RunnerRecord> {
+function record(id: string, createdAt = '2025-01-01T00:00:00.000Z'): Omit<RunnerRecord<{ pid: number }>, 'version'> {
+  return { id, pool: 'p', state: 'warm', phase: 'pending', annotations: {}, createdAt, agent: { pid: 4242 } };
+}
+
+async function created(id: string, createdAt?: string): Promise<RunnerRecord<{ pid: number }>> {
   await store.makeDir(id);
   return store.create(record(id, createdAt));
 }
 
 beforeEach(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'mcpwarm-runner-store-'));
-  store = new RunnerStore(stateDir);
+  store = new RunnerStore(stateDir, parsePid);
 });
 
 afterEach(async () => {
@@ -82,6 +88,8 @@ describe('RunnerStore', () => {
     await store.makeDir('runner-half-made');
     await store.makeDir('runner-bad');
     await writeFile(join(stateDir, 'runners/runner-bad/runner.json'), '{"id":"runner-bad"}');
+    await store.makeDir('runner-other-handle');
+    await writeFile(join(stateDir, 'runners/runner-other-handle/runner.json'), JSON.stringify({ ...record('runner-other-handle'), version: '1', agent: { containerId: 'c' } }));
     expect((await store.list()).map((r) => r.id)).toEqual(['runner-b', 'runner-a']);
   });
 

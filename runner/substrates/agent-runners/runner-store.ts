@@ -1,6 +1,8 @@
 /**
- * The process substrate's runner records: one `runners/<id>/runner.json` per runner, so a
- * controller that restarts on the same state directory finds every runner an earlier one made.
+ * Runner records of the substrates that run agents themselves: one `runners/<id>/runner.json` per
+ * runner, so a controller that restarts on the same state directory finds every runner an earlier
+ * one made. Each record holds the handle its agent host needs to find the agent again (a pid, a
+ * container id).
  *
  * Writes are atomic (temp file + rename: a reader sees the old record or the new one, never half
  * of one), and every change to a runner runs under that runner's lock, so a compare-and-set is
@@ -12,10 +14,10 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import type { Runner, RunnerPhase, RunnerState } from '../types.js';
 
-/** What is stored: the runner as last written (its phase as last observed) and its agent's pid. */
-export interface RunnerRecord extends Omit<Runner, 'phase'> {
+/** What is stored: the runner as last written (its phase as last observed) and its agent's handle. */
+export interface RunnerRecord<Handle> extends Omit<Runner, 'phase'> {
   phase: RunnerPhase;
-  pid: number;
+  agent: Handle;
 }
 
 const ID_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -27,7 +29,7 @@ export function isRunnerId(id: string): boolean {
   return ID_PATTERN.test(id);
 }
 
-function isRecord(value: unknown): value is RunnerRecord {
+function isRecord<Handle>(value: unknown, parseHandle: (value: unknown) => Handle | undefined): value is RunnerRecord<Handle> {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
   return (
@@ -40,14 +42,18 @@ function isRecord(value: unknown): value is RunnerRecord {
     record.annotations !== null &&
     typeof record.createdAt === 'string' &&
     typeof record.version === 'string' &&
-    Number.isInteger(record.pid)
+    parseHandle(record.agent) !== undefined
   );
 }
 
-export class RunnerStore {
+export class RunnerStore<Handle> {
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(readonly stateDir: string) {}
+  /** `parseHandle` tells a stored agent handle (undefined: not one, the record is not valid). */
+  constructor(
+    readonly stateDir: string,
+    private readonly parseHandle: (value: unknown) => Handle | undefined,
+  ) {}
 
   get runnersDir(): string {
     return join(this.stateDir, 'runners');
@@ -66,7 +72,7 @@ export class RunnerStore {
   }
 
   /** The record, or undefined when there is none (missing, invalid id, or no readable record). */
-  async read(id: string): Promise<RunnerRecord | undefined> {
+  async read(id: string): Promise<RunnerRecord<Handle> | undefined> {
     if (!isRunnerId(id)) return undefined;
     let text: string;
     try {
@@ -76,11 +82,11 @@ export class RunnerStore {
       throw error;
     }
     const parsed: unknown = JSON.parse(text);
-    return isRecord(parsed) && parsed.id === id ? parsed : undefined;
+    return isRecord(parsed, this.parseHandle) && parsed.id === id ? parsed : undefined;
   }
 
   /** Every runner with a record; a directory without one (a creation cut short) is skipped. */
-  async list(): Promise<RunnerRecord[]> {
+  async list(): Promise<RunnerRecord<Handle>[]> {
     let ids: string[];
     try {
       ids = await readdir(this.runnersDir);
@@ -89,13 +95,13 @@ export class RunnerStore {
       throw error;
     }
     const records = await Promise.all(ids.filter(isRunnerId).map((id) => this.read(id)));
-    return records.filter((record): record is RunnerRecord => record !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return records.filter((record): record is RunnerRecord<Handle> => record !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   /** Writes a new runner's first record (version "1"). */
-  async create(record: Omit<RunnerRecord, 'version'>): Promise<RunnerRecord> {
+  async create(record: Omit<RunnerRecord<Handle>, 'version'>): Promise<RunnerRecord<Handle>> {
     return this.locked(record.id, async () => {
-      const created: RunnerRecord = { ...record, version: '1' };
+      const created: RunnerRecord<Handle> = { ...record, version: '1' };
       await this.write(created);
       return created;
     });
@@ -109,21 +115,21 @@ export class RunnerStore {
    */
   async update(
     id: string,
-    change: (current: RunnerRecord) => Omit<RunnerRecord, 'version'> | undefined,
-  ): Promise<{ before: RunnerRecord; after: RunnerRecord | undefined } | undefined> {
+    change: (current: RunnerRecord<Handle>) => Omit<RunnerRecord<Handle>, 'version'> | undefined,
+  ): Promise<{ before: RunnerRecord<Handle>; after: RunnerRecord<Handle> | undefined } | undefined> {
     return this.locked(id, async () => {
       const before = await this.read(id);
       if (before === undefined) return undefined;
       const changed = change(before);
       if (changed === undefined) return { before, after: undefined };
-      const after: RunnerRecord = { ...changed, id, version: String(Number(before.version) + 1) };
+      const after: RunnerRecord<Handle> = { ...changed, id, version: String(Number(before.version) + 1) };
       await this.write(after);
       return { before, after };
     });
   }
 
   /** Removes the runner's directory after `stop` ran, under the runner's lock. */
-  async remove(id: string, stop: (record: RunnerRecord | undefined) => Promise<void>): Promise<RunnerRecord | undefined> {
+  async remove(id: string, stop: (record: RunnerRecord<Handle> | undefined) => Promise<void>): Promise<RunnerRecord<Handle> | undefined> {
     if (!isRunnerId(id)) return undefined;
     return this.locked(id, async () => {
       const record = await this.read(id);
@@ -133,7 +139,7 @@ export class RunnerStore {
     });
   }
 
-  private async write(record: RunnerRecord): Promise<void> {
+  private async write(record: RunnerRecord<Handle>): Promise<void> {
     const path = join(this.dirOf(record.id), 'runner.json');
     const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     try {

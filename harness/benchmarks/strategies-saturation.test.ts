@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { geometricLadder, judgeStep, nextRate, saturated, stepDurationMs, stepFigures, sustainableRate, type StepOutcome, type TriedRate } from './strategies-saturation.js';
+
+const criteria = { maxErrorRate: 0.01, p99BoundMs: 50, minAchievedShare: 0.9 };
+
+/** `n` requests planned evenly over `durationMs`, each answered `latencyMs` later. */
+function answered(n: number, durationMs: number, latencyMs: number): StepOutcome[] {
+  return Array.from({ length: n }, (_, i) => ({ ok: true as const, plannedMs: (i * durationMs) / n, endedMs: (i * durationMs) / n + latencyMs, latencyMs }));
+}
+
+const failed = (error: string, plannedMs = 500): StepOutcome => ({ ok: false, plannedMs, error });
+
+/** A gateway that falls behind: request i answered at i / `answersPerSecond`, however early it was planned. */
+function behind(n: number, durationMs: number, answersPerSecond: number): StepOutcome[] {
+  return Array.from({ length: n }, (_, i) => {
+    const plannedMs = (i * durationMs) / n;
+    const endedMs = Math.max(plannedMs + 1, ((i + 1) * 1000) / answersPerSecond);
+    return { ok: true as const, plannedMs, endedMs, latencyMs: endedMs - plannedMs };
+  });
+}
+
+describe('stepFigures', () => {
+  it('counts answers, errors by kind and the answers per second', () => {
+    const outcomes: StepOutcome[] = [...answered(98, 980, 5), failed('HTTP 503', 980), failed('DROPPED', 990)];
+    const figures = stepFigures(100, 1000, outcomes);
+    expect(figures).toMatchObject({ offeredRate: 100, scheduled: 100, answered: 98, errors: { 'HTTP 503': 1, DROPPED: 1 }, errorRate: 0.02 });
+    expect(figures.scheduledRate).toBeCloseTo(100, 5);
+    expect(figures.achievedRate).toBeCloseTo(100, 5);
+    expect(figures.latencyMs.p50).toBe(5);
+  });
+
+  it('keeps up however long each answer takes, and falls behind when answers spread out', () => {
+    // A 100 ms tool in a short step: every answer late by the same amount is keeping up.
+    expect(stepFigures(100, 1000, answered(100, 1000, 100)).achievedRate).toBeCloseTo(100, 5);
+    expect(stepFigures(100, 1000, behind(100, 1000, 50)).achievedRate).toBeCloseTo(50, 0);
+  });
+});
+
+describe('judgeStep', () => {
+  it('sustains a step within every criterion', () => {
+    expect(judgeStep(stepFigures(100, 1000, answered(100, 1000, 5)), criteria)).toEqual({ sustained: true, reasons: [] });
+  });
+
+  it('names each criterion missed', () => {
+    const errors = stepFigures(100, 1000, [...answered(97, 1000, 5), ...Array.from({ length: 3 }, () => failed('TIMEOUT'))]);
+    expect(judgeStep(errors, criteria).reasons).toEqual(['errors 3.0% > 1.0%']);
+    const slow = stepFigures(100, 1000, answered(100, 1000, 80));
+    expect(judgeStep(slow, criteria).reasons).toEqual(['p99 80.0 ms > 50 ms']);
+    // Answers come out at 80/s while requests go in at 100/s (within the p99 bound, over a short step).
+    const late = stepFigures(100, 100, behind(10, 100, 80));
+    expect(judgeStep(late, criteria)).toMatchObject({ sustained: false, reasons: [expect.stringMatching(/^80\.0 answers\/s < 90% of the 100\.0\/s scheduled$/)] });
+  });
+
+  it('fails a step with no answer or nothing scheduled', () => {
+    expect(judgeStep(stepFigures(10, 1000, [failed('HTTP 503')]), criteria).reasons).toContain('no request was answered');
+    expect(judgeStep(stepFigures(10, 1000, []), criteria).sustained).toBe(false);
+  });
+});
+
+describe('the search', () => {
+  const plan = { ladder: [10, 20, 40, 80], refineSteps: 2 };
+  const run = (capacity: number): TriedRate[] => {
+    const tried: TriedRate[] = [];
+    for (let rate = nextRate(plan, tried); rate !== undefined; rate = nextRate(plan, tried)) tried.push({ rate, sustained: rate <= capacity });
+    return tried;
+  };
+
+  it('climbs the ladder to the first failure, then bisects geometrically', () => {
+    const tried = run(30);
+    expect(tried.map((t) => t.rate)).toEqual([10, 20, 40, 28.3, 33.6]);
+    expect(sustainableRate(tried)).toBe(28.3);
+    expect(saturated(tried)).toBe(true);
+  });
+
+  it('halves below the first rung when even it fails', () => {
+    const tried = run(4);
+    expect(tried.map((t) => t.rate)).toEqual([10, 5, 2.5]);
+    expect(sustainableRate(tried)).toBe(2.5);
+  });
+
+  it('reports a lower bound when the whole ladder is sustained', () => {
+    const tried = run(1000);
+    expect(tried.map((t) => t.rate)).toEqual([10, 20, 40, 80]);
+    expect(sustainableRate(tried)).toBe(80);
+    expect(saturated(tried)).toBe(false);
+  });
+
+  it('never counts a sustained rate above one that failed', () => {
+    expect(sustainableRate([{ rate: 10, sustained: true }, { rate: 20, sustained: false }, { rate: 40, sustained: true }])).toBe(10);
+    expect(sustainableRate([{ rate: 10, sustained: false }])).toBe(0);
+  });
+});
+
+describe('ladders and step lengths', () => {
+  it('makes a tidy geometric ladder up to the maximum', () => {
+    expect(geometricLadder(50, 2, 3200)).toEqual([50, 100, 200, 400, 800, 1600, 3200]);
+    expect(geometricLadder(5, Math.SQRT2, 20)).toEqual([5, 7.07, 10, 14.1, 20]);
+  });
+
+  it('lengthens steps at low rates to schedule enough requests', () => {
+    expect(stepDurationMs(100, 2000, 20)).toBe(2000);
+    expect(stepDurationMs(5, 2000, 20)).toBe(4000);
+  });
+});

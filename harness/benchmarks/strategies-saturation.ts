@@ -1,0 +1,155 @@
+/**
+ * The saturation search of `bench strategies`, purely: the figures of one open-loop step, whether
+ * the target sustained it, and which rate to offer next. Rates rise along a ladder until a step is
+ * not sustained (errors above a share, p99 above a bound, or fewer answers per second than a share
+ * of the load offered), then the gap between the highest sustained rate and the lowest failed one
+ * is narrowed by geometric bisection. The sustainable rate is the highest sustained rate below the
+ * lowest failed one; with one p99 bound for every target, it is each target's throughput at equal p99.
+ */
+import { summarize, type Summary } from '../measure/stats.js';
+
+export interface StepCriteria {
+  /** Failed or dropped requests over those scheduled, at most (0.01: 1%). */
+  maxErrorRate: number;
+  /** p99 of the answered requests (from their planned send time) at most. */
+  p99BoundMs: number;
+  /** Answers per second at least this share of the rate scheduled (0.9: 90%). */
+  minAchievedShare: number;
+}
+
+export const DEFAULT_MAX_ERROR_RATE = 0.01;
+export const DEFAULT_MIN_ACHIEVED_SHARE = 0.9;
+
+/** One scheduled request's outcome, times in ms from the step's start; `latencyMs` from its planned send time. */
+export type StepOutcome = { ok: true; plannedMs: number; endedMs: number; latencyMs: number } | { ok: false; plannedMs: number; error: string };
+
+export interface StepFigures {
+  /** The rate asked for (the schedule's mean). */
+  offeredRate: number;
+  /** Requests in the step's schedule (a Poisson schedule has about offeredRate x duration). */
+  scheduled: number;
+  /** The rate the schedule really holds: its requests over the span of their planned send times. */
+  scheduledRate: number;
+  durationMs: number;
+  answered: number;
+  /** Failed requests by kind (DROPPED: never sent, too many outstanding; ABANDONED: unanswered when the step ended). */
+  errors: Record<string, number>;
+  errorRate: number;
+  /**
+   * Answers per second, over the span of the answers' arrival: a gateway that keeps up answers as
+   * fast as the requests were scheduled, one that falls behind spreads its answers out.
+   */
+  achievedRate: number;
+  /** Of the answered requests, from their planned send time. */
+  latencyMs: Summary;
+}
+
+export interface StepVerdict {
+  sustained: boolean;
+  /** Why not, one line per criterion missed. */
+  reasons: string[];
+}
+
+/** Events per second over the span of their times; with fewer than two, their count over `fallbackMs`. */
+function rateOver(times: readonly number[], fallbackMs: number): number {
+  if (times.length < 2) return fallbackMs > 0 ? (times.length * 1000) / fallbackMs : 0;
+  const span = times.reduce((max, t) => Math.max(max, t), -Infinity) - times.reduce((min, t) => Math.min(min, t), Infinity);
+  return span > 0 ? ((times.length - 1) * 1000) / span : Number.POSITIVE_INFINITY;
+}
+
+export function stepFigures(offeredRate: number, durationMs: number, outcomes: readonly StepOutcome[]): StepFigures {
+  const errors: Record<string, number> = {};
+  const latencies: number[] = [];
+  const answeredAt: number[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.ok) {
+      latencies.push(outcome.latencyMs);
+      answeredAt.push(outcome.endedMs);
+    } else errors[outcome.error] = (errors[outcome.error] ?? 0) + 1;
+  }
+  const failed = outcomes.length - latencies.length;
+  return {
+    offeredRate,
+    scheduled: outcomes.length,
+    scheduledRate: rateOver(outcomes.map((outcome) => outcome.plannedMs), durationMs),
+    durationMs,
+    answered: latencies.length,
+    errors,
+    errorRate: outcomes.length === 0 ? 0 : failed / outcomes.length,
+    achievedRate: rateOver(answeredAt, durationMs),
+    latencyMs: summarize(latencies),
+  };
+}
+
+const percent = (share: number): string => `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;
+
+export function judgeStep(figures: StepFigures, criteria: StepCriteria): StepVerdict {
+  const reasons: string[] = [];
+  if (figures.scheduled === 0) return { sustained: false, reasons: ['nothing was scheduled (the step is too short for its rate)'] };
+  if (figures.errorRate > criteria.maxErrorRate) reasons.push(`errors ${percent(figures.errorRate)} > ${percent(criteria.maxErrorRate)}`);
+  const p99 = figures.latencyMs.p99;
+  if (!(p99 <= criteria.p99BoundMs)) reasons.push(Number.isNaN(p99) ? 'no request was answered' : `p99 ${p99.toFixed(1)} ms > ${criteria.p99BoundMs} ms`);
+  // Against the rate the schedule really holds: a short Poisson schedule strays from its mean.
+  if (figures.achievedRate < criteria.minAchievedShare * figures.scheduledRate) {
+    reasons.push(`${figures.achievedRate.toFixed(1)} answers/s < ${percent(criteria.minAchievedShare)} of the ${figures.scheduledRate.toFixed(1)}/s scheduled`);
+  }
+  return { sustained: reasons.length === 0, reasons };
+}
+
+export interface SearchPlan {
+  /** Rising rates, tried in order until one is not sustained. */
+  ladder: readonly number[];
+  /** Bisection steps after the first failure. */
+  refineSteps: number;
+}
+
+export interface TriedRate {
+  rate: number;
+  sustained: boolean;
+}
+
+/** Rounded to three significant digits, so rates read well in tables. */
+function tidy(rate: number): number {
+  return Number(rate.toPrecision(3));
+}
+
+/** The next rate to try, or undefined when the search is over. */
+export function nextRate(plan: SearchPlan, tried: readonly TriedRate[]): number | undefined {
+  const failedAt = tried.findIndex((step) => !step.sustained);
+  if (failedAt === -1) return plan.ladder[tried.length];
+  const refined = tried.length - 1 - failedAt;
+  if (refined >= plan.refineSteps) return undefined;
+  const high = lowestFailed(tried)!;
+  const low = sustainableRate(tried);
+  // Below the first rung, halve; between two rates, their geometric mean (rates are compared by ratio).
+  const next = tidy(low === 0 ? high / 2 : Math.sqrt(low * high));
+  return next > low && next < high ? next : undefined;
+}
+
+function lowestFailed(tried: readonly TriedRate[]): number | undefined {
+  const failed = tried.filter((step) => !step.sustained).map((step) => step.rate);
+  return failed.length === 0 ? undefined : Math.min(...failed);
+}
+
+/** The highest rate sustained below the lowest one that was not (0 when none was sustained). */
+export function sustainableRate(tried: readonly TriedRate[]): number {
+  const ceiling = lowestFailed(tried) ?? Number.POSITIVE_INFINITY;
+  return Math.max(0, ...tried.filter((step) => step.sustained && step.rate < ceiling).map((step) => step.rate));
+}
+
+/** Whether some rate was not sustained: if none was, the sustainable rate is only a lower bound. */
+export function saturated(tried: readonly TriedRate[]): boolean {
+  return tried.some((step) => !step.sustained);
+}
+
+/** A geometric ladder: `start`, `start x factor`, ... up to `max`. */
+export function geometricLadder(start: number, factor: number, max: number): number[] {
+  const ladder: number[] = [];
+  for (let rate = start; rate <= max * (1 + 1e-9); rate *= factor) ladder.push(tidy(rate));
+  return ladder;
+}
+
+/** A step lasts `baseMs`, longer at low rates so it schedules about `minRequests` (a p99 of a handful of requests is their maximum). */
+export function stepDurationMs(rate: number, baseMs: number, minRequests: number): number {
+  return Math.max(baseMs, Math.ceil((minRequests * 1000) / rate));
+}

@@ -1,0 +1,24 @@
+/** The MCP SDK's client over Streamable HTTP, as load drivers use it: one session per client. */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+export interface McpSessionClient {
+  client: Client;
+  /** Ends the session (DELETE) and closes the client. */
+  close(): Promise<void>;
+}
+
+export async function connectMcp(endpoint: string, token?: string): Promise<McpSessionClient> {
+  const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
+    ...(token !== undefined ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
+  });
+  const client = new Client({ name: 'mcpwarm-bench', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    client,
+    close: async () => {
+      await transport.terminateSession().catch(() => undefined);
+      await client.close();
+    },
+  };
+}

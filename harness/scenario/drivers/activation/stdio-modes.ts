@@ -1,0 +1,55 @@
+/**
+ * The activation modes that start the server from a command line and time it to initialize
+ * answered: a Docker cold start (`docker run` of an image Docker does not have), and the seed's
+ * pipeline (skopeo copy, tar -xf of every layer, chroot exec of the entrypoint).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { requireExecutable, run } from '../../../../runner/exec.js';
+import { seedPull } from '../../../benchmarks/seed-pipeline.js';
+import { timeToInitialize } from '../../../load/stdio-initialize.js';
+
+/** `docker run -i --rm` of `ref` after removing it from Docker: pull, create, start, initialize. */
+export async function dockerColdStart(ref: string, socketPath: string): Promise<number> {
+  const docker = requireExecutable('docker', 'docker.io');
+  const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}` };
+  await removeDockerImage(ref, socketPath);
+  const name = `mcpwarm-scenario-${randomBytes(4).toString('hex')}`;
+  try {
+    return await timeToInitialize([docker, 'run', '-i', '--rm', '--network', 'none', '--name', name, ref], { env });
+  } finally {
+    await run(docker, ['rm', '-f', name], { env }).catch(() => undefined);
+  }
+}
+
+export async function removeDockerImage(ref: string, socketPath: string): Promise<void> {
+  const docker = requireExecutable('docker', 'docker.io');
+  await run(docker, ['rmi', '-f', ref], { env: { ...process.env, DOCKER_HOST: `unix://${socketPath}` } }).catch(() => undefined);
+}
+
+/** The seed's activation of `ref` in a fresh directory under workDir, removed after. */
+export async function seedActivation(ref: string, workDir: string): Promise<number> {
+  const chroot = requireExecutable('chroot', 'coreutils');
+  const dir = join(workDir, `seed-${randomBytes(4).toString('hex')}`);
+  try {
+    const start = performance.now();
+    const pulled = await seedPull(ref, dir);
+    const config = await imageConfigOf(join(dir, 'image'));
+    await chmod(pulled.rootfs, 0o755);
+    await timeToInitialize([chroot, `--userspec=${config.User || '0:0'}`, pulled.rootfs, ...(config.Entrypoint ?? []), ...(config.Cmd ?? [])]);
+    return performance.now() - start;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Entrypoint, Cmd and User from an image copied by skopeo into a `dir:` directory. */
+async function imageConfigOf(imageDir: string): Promise<{ Entrypoint?: string[]; Cmd?: string[]; User?: string }> {
+  const manifest = JSON.parse(await readFile(join(imageDir, 'manifest.json'), 'utf8')) as { config: { digest: string } };
+  const config = JSON.parse(await readFile(join(imageDir, manifest.config.digest.replace('sha256:', '')), 'utf8')) as {
+    config?: { Entrypoint?: string[]; Cmd?: string[]; User?: string };
+  };
+  return config.config ?? {};
+}

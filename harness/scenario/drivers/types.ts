@@ -1,0 +1,64 @@
+/**
+ * The runtime side of a driver: started once per run with the run's context (it stands up its own
+ * services on the run's teardown stack), then asked to run one trial at a time. One folder per
+ * kind under drivers/; the engine looks a driver up by the scenario's `driver` and never
+ * branches on it.
+ */
+import type { CleanupStack } from '../../../runner/cleanup-stack.js';
+import type { Series } from '../../results/schema.js';
+import type { PlannedTrial, PlannedVariant, ScenarioPlan } from '../plan.js';
+
+export interface RunContext {
+  /** Scratch for this run (caches, state, logs); removed at the end. */
+  workDir: string;
+  /** The reference of an image of the scenario over a registry link. */
+  imageRef(image: string, link: string): string;
+  /** Undo steps run in reverse at the end of the run, also on Ctrl-C. */
+  teardown: CleanupStack;
+  progress(line: string): void;
+  /** Aborted on Ctrl-C (SIGINT) or SIGTERM. */
+  signal: AbortSignal;
+  /** The scenario file's directory (relative paths in the driver's keys). */
+  scenarioDir: string;
+  seed: number;
+  /** Replayed traces by the file name the scenario gives, as offsets in ms. */
+  traces: Readonly<Record<string, readonly number[]>>;
+}
+
+/** One measured operation of a trial. */
+export interface Sample {
+  /** From the planned (open loop) or actual (closed loop) start to the end. */
+  latencyMs: number;
+  ok: boolean;
+  /** The error code (or name) when it failed. */
+  error?: string;
+  /** Phase name to ms, in the order they happen. */
+  phases?: Record<string, number>;
+  /** A label to count by, such as the pool tier that served it. */
+  kind?: string;
+}
+
+export interface TrialOutcome {
+  samples: Sample[];
+  /** Figures of the whole trial, such as the sustainable rate; reported as the median over trials. */
+  metrics?: Record<string, number>;
+  /** Points for a chart, per series id and line (the variant); merged over trials. */
+  series?: Array<{ id: string; title: string; x: Series['x']; y: Series['y']; points: Array<[number, number]> }>;
+}
+
+export interface DriverSession {
+  runTrial(trial: PlannedTrial, variant: PlannedVariant): Promise<TrialOutcome>;
+  /** Facts for the results (the sandbox used, the Docker version, ...). */
+  facts?(): Record<string, unknown>;
+}
+
+export interface ScenarioDriver {
+  kind: string;
+  start(plan: ScenarioPlan, context: RunContext): Promise<DriverSession>;
+}
+
+/** The code of a failure, for counting. */
+export function errorCode(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'string') return (error as { code: string }).code;
+  return error instanceof Error ? error.name : 'ERROR';
+}

@@ -1,0 +1,163 @@
+/**
+ * Runs a scenario: loads and plans it, stands up what it needs (the shared services, then the
+ * driver's own), runs the planned trials in order, tears everything down in reverse (also when
+ * aborted: Ctrl-C or SIGTERM in the CLI), and writes the run: results.json through the results
+ * builder, the reports beside it, and reports/latest pointing at it.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CleanupStack } from '../../runner/cleanup-stack.js';
+import { ERROR_CATALOGUE, McpWarmError, type ErrorCode } from '../../runner/errors.js';
+import { unmountUnder } from '../../runner/mounts.js';
+import { machineFingerprint } from '../measure/fingerprint.js';
+import { summarize } from '../measure/stats.js';
+import { buildResults } from '../results/build.js';
+import type { ResultsDocument } from '../results/schema.js';
+import { writeRun, type WrittenRun } from '../report/run-dir.js';
+import type { TargetLine } from '../report/console.js';
+import { aggregateRun, type AggregatedRun, type TrialRecord } from './aggregate.js';
+import { DRIVERS } from './drivers/index.js';
+import { errorCode, type RunContext } from './drivers/types.js';
+import { loadScenario, type LoadedScenario } from './loader.js';
+import { planScenario, type ScenarioPlan } from './plan.js';
+import type { Progress } from './progress.js';
+import { imageReference, startSharedServices } from './services.js';
+import { evaluateThresholds } from './thresholds.js';
+
+export interface LoadedPlan {
+  loaded: LoadedScenario;
+  plan: ScenarioPlan;
+}
+
+export async function loadAndPlan(file: string, quick: boolean): Promise<LoadedPlan> {
+  const loaded = await loadScenario(file);
+  return { loaded, plan: planScenario(loaded.scenario, { quick }) };
+}
+
+export interface RunScenarioOptions {
+  /** Where run directories go (default reports/runs); `latest` is written beside it. */
+  runsDir?: string;
+  /** Where the run's scratch directory is made (default the system temp dir). */
+  workBase?: string;
+  /** Progress for a run of this many trials. */
+  progress: (trials: number) => Progress;
+  /** Aborting stops the run at once and tears it down; runScenario then rejects with ScenarioInterrupted. */
+  signal: AbortSignal;
+}
+
+export interface ScenarioRun {
+  plan: ScenarioPlan;
+  aggregated: AggregatedRun;
+  targets: TargetLine[];
+  document: ResultsDocument;
+  written: WrittenRun;
+}
+
+export class ScenarioInterrupted extends Error {
+  constructor() {
+    super('interrupted: everything the run started was stopped');
+    this.name = 'ScenarioInterrupted';
+  }
+}
+
+async function runTrials(plan: ScenarioPlan, context: RunContext, progress: Progress, facts: Record<string, unknown>): Promise<TrialRecord[]> {
+  const driver = DRIVERS[plan.driver]!;
+  const session = await driver.start(plan, context);
+  const variants = new Map(plan.variants.map((v) => [v.id, v]));
+  const records: TrialRecord[] = [];
+  for (const trial of plan.trials) {
+    if (context.signal.aborted) break;
+    const label = `round ${trial.round}${trial.warmup ? ' (warm-up)' : ''}, ${trial.variantId}`;
+    progress.started(trial.index, label);
+    try {
+      const outcome = await session.runTrial(trial, variants.get(trial.variantId)!);
+      records.push({ trial, outcome });
+      const ok = outcome.samples.filter((s) => s.ok);
+      const failures = outcome.samples.length - ok.length;
+      const median = summarize(ok.map((s) => s.latencyMs)).p50;
+      progress.finished(trial.index + 1, `${label}: ${ok.length === 1 ? `${median.toFixed(1)} ms` : `${ok.length} ok, median ${median.toFixed(1)} ms`}${failures > 0 ? `, ${failures} failed` : ''}`);
+    } catch (error) {
+      if (context.signal.aborted) break;
+      records.push({ trial, failed: errorCode(error) });
+      progress.line(`trial ${trial.index + 1} (${trial.variantId}) failed: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  facts.driver = session.facts?.() ?? {};
+  return records;
+}
+
+/** The most frequent failure of a run, when it is a catalogued code (INTERNAL otherwise). */
+function dominantCode(aggregated: AggregatedRun): ErrorCode {
+  const counts: Record<string, number> = {};
+  for (const facts of Object.values(aggregated.facts)) for (const [code, n] of Object.entries(facts.errors)) counts[code] = (counts[code] ?? 0) + n;
+  const [top] = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  return top !== undefined && top[0] in ERROR_CATALOGUE ? (top[0] as ErrorCode) : 'INTERNAL';
+}
+
+export async function runScenario(file: string, quick: boolean, options: RunScenarioOptions): Promise<ScenarioRun> {
+  const { loaded, plan } = await loadAndPlan(file, quick);
+  const { signal } = options;
+  const progress = options.progress(plan.trials.length);
+  const startedAt = new Date().toISOString();
+  const workDir = await mkdtemp(join(options.workBase ?? tmpdir(), `mcpwarm-scenario-${plan.scenario}-`));
+  // Servers run as their image's user and must reach their rootfs below this directory.
+  await chmod(workDir, 0o755);
+  const teardown = new CleanupStack();
+  teardown.push('scratch directory', async () => {
+    await unmountUnder(workDir);
+    await rm(workDir, { recursive: true, force: true });
+  });
+  const interrupted = new Promise<never>((_, reject) => {
+    const abort = (): void => reject(new ScenarioInterrupted());
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+  });
+  interrupted.catch(() => undefined);
+
+  const facts: Record<string, unknown> = { driver: plan.driver, file: plan.file };
+  let records: TrialRecord[];
+  try {
+    const work = (async () => {
+      const shared = await startSharedServices({ workDir, links: [...new Set(plan.variants.map((v) => v.link))], images: loaded.scenario.images, imageSpecs: loaded.imageSpecs, teardown, progress: (line) => progress.line(line) });
+      facts.links = [...shared.links.values()].map((link) => ({ ...link.spec, method: link.method, ...(link.fallbackReason ? { fallbackReason: link.fallbackReason } : {}) }));
+      facts.images = Object.fromEntries([...shared.images].map(([name, image]) => [name, image.digest ?? image.ref]));
+      const context: RunContext = {
+        workDir,
+        imageRef: (image, link) => imageReference(shared, image, link),
+        teardown,
+        progress: (line) => progress.line(line),
+        signal,
+        scenarioDir: dirname(loaded.path),
+        seed: plan.seed,
+        traces: loaded.traces,
+      };
+      return runTrials(plan, context, progress, facts);
+    })();
+    work.catch(() => undefined);
+    records = await Promise.race([work, interrupted]);
+  } finally {
+    progress.end();
+    progress.line('tearing down');
+    for (const failure of await teardown.run()) progress.line(`teardown of ${failure.what} failed: ${(failure.error as Error).message}`);
+  }
+
+  const aggregated = aggregateRun(plan, records);
+  const targets = evaluateThresholds(plan.thresholds, aggregated.figures);
+  if (aggregated.variants.length === 0) {
+    const errors = Object.fromEntries(Object.entries(aggregated.facts).map(([id, f]) => [id, f.errors]));
+    throw new McpWarmError(dominantCode(aggregated), `scenario ${plan.scenario}: no operation of any variant succeeded (failures by variant: ${JSON.stringify(errors)})`, { details: { errors } });
+  }
+  const document = buildResults({
+    benchmark: plan.scenario,
+    scenario: { name: plan.scenario, options: { driver: plan.driver, quick: plan.quick, seed: plan.seed, repetitions: plan.repetitions, warmupRounds: plan.warmupRounds, trials: plan.trials.length } },
+    startedAt,
+    machine: await machineFingerprint(),
+    variants: aggregated.variants,
+    series: aggregated.series,
+    targets,
+    facts: { ...facts, variants: aggregated.facts, workload: plan.trialDescription },
+  });
+  const written = await writeRun(document, options.runsDir !== undefined ? { runsDir: options.runsDir } : {});
+  return { plan, aggregated, targets, document, written };
+}

@@ -1,0 +1,86 @@
+/**
+ * A pool controller for a scenario: in this process, its runners on the process substrate under
+ * the run's scratch, torn down with every runner it made when the run ends.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CleanupStack } from '../../runner/cleanup-stack.js';
+import { startController } from '../../runner/controller/controller.js';
+import type { HotImageConfig } from '../../runner/controller/hot-tier.js';
+import { Pool } from '../../runner/controller/pool.js';
+import { runnerToken } from '../../runner/controller/runner-token.js';
+import { McpWarmError } from '../../runner/errors.js';
+import { callJson, errorFromAnswer } from '../../runner/http-json.js';
+import { createSubstrate } from '../../runner/substrates/registry.js';
+
+export interface ScenarioController {
+  url: string;
+  token: string;
+  /** POST /activations; resolves with the answer (an error answer is thrown as its coded error). */
+  activate(image: string): Promise<{ activationId: string; tier: string; endpoint: string; phases: Record<string, number> }>;
+  end(activationId: string): Promise<void>;
+  /** GET /pool. */
+  pool(): Promise<{ available: number; hot?: Array<{ image: string; ready: number }> } & Record<string, unknown>>;
+  /** Waits until `available` warm runners are claimable (and every hot shelf is full). */
+  settle(available: number, timeoutMs?: number): Promise<void>;
+}
+
+export interface ScenarioControllerOptions {
+  stateDir: string;
+  substrate: string;
+  size: number;
+  maxSize: number;
+  maxWaitMs: number;
+  coldFallback: boolean;
+  sandbox: string;
+  hot?: HotImageConfig[];
+  teardown: CleanupStack;
+  name: string;
+}
+
+export async function startScenarioController(options: ScenarioControllerOptions): Promise<ScenarioController> {
+  const substrate = createSubstrate(options.substrate, { stateDir: options.stateDir, stopGraceMs: 2000 });
+  const token = randomBytes(18).toString('base64url');
+  const template = { pool: options.name, token: await runnerToken(options.stateDir), sandbox: options.sandbox };
+  const pool = new Pool({
+    substrate,
+    template,
+    policy: { warmTarget: options.size, maxSize: options.maxSize, maxAgeMs: 6 * 3_600_000, backoffBaseMs: 500, backoffMaxMs: 5000 },
+    maxWaitMs: options.maxWaitMs,
+    maxQueue: 10_000,
+    coldFallback: options.coldFallback,
+    reconcileIntervalMs: 250,
+  });
+  options.teardown.push(`runners of ${options.name}`, async () => {
+    await Promise.all((await substrate.listRunners()).map((runner) => substrate.deleteRunner(runner.id)));
+    await substrate.close();
+  });
+  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token, leaseMs: 3_600_000, ...(options.hot ? { hot: options.hot } : {}) }, template.token);
+  options.teardown.push(`controller ${options.name}`, () => controller.close());
+  const unreachable = { code: 'SERVICE_UNREACHABLE', what: 'the scenario controller' } as const;
+  const call = (method: string, path: string, body?: unknown) => callJson(new URL(path, controller.url), { method, token, body, unreachable });
+  const self: ScenarioController = {
+    url: controller.url,
+    token,
+    activate: async (image) => {
+      const { status, json } = await call('POST', '/activations', { image });
+      if (status !== 201) throw errorFromAnswer(json.error ?? {}, status);
+      return json;
+    },
+    end: async (activationId) => {
+      await call('DELETE', `/activations/${activationId}`);
+    },
+    pool: async () => (await call('GET', '/pool')).json,
+    settle: async (available, timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const status = await self.pool();
+        const shelvesFull = (options.hot ?? []).every((h) => (status.hot?.find((s) => s.image === h.image)?.ready ?? 0) >= h.min);
+        if (status.available >= available && shelvesFull) return;
+        if (Date.now() > deadline) throw new McpWarmError('SUBSTRATE_FAILED', `pool ${options.name} did not reach ${available} warm runners in ${timeoutMs} ms: ${JSON.stringify({ available: status.available, hot: status.hot })}`);
+        await sleep(100);
+      }
+    },
+  };
+  return self;
+}

@@ -1,0 +1,62 @@
+/**
+ * The controller's calls to its runners' agents, with the runners' token: activate an image,
+ * look at an instance, stop one. A runner that does not answer is reported as such (not thrown),
+ * since what the controller does next depends on it.
+ */
+import type { McpWarmError } from '../errors.js';
+import { callJson, errorFromAnswer } from '../http-json.js';
+import type { ActivationRequest } from '../agent/activation-request.js';
+import type { InstanceInfo } from '../agent/instance.js';
+import type { Runner } from '../substrates/types.js';
+import type { InstanceCheck } from './activation-failures.js';
+
+export type AgentActivation = { ok: true; instance: InstanceInfo } | { ok: false; answered: boolean; error: McpWarmError };
+
+/** A check that takes longer than this is inconclusive (checked again later), not a lost runner. */
+const CHECK_TIMEOUT_MS = 5000;
+
+export class RunnerClient {
+  constructor(private readonly token: string) {}
+
+  private call(runner: Runner, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    return callJson(new URL(path, runner.endpoint), { method, token: this.token, body, unreachable: { code: 'SUBSTRATE_FAILED', what: `runner ${runner.id}` } });
+  }
+
+  /** Has the runner's agent activate `request` as instance `instanceId`. */
+  async activate(runner: Runner, request: ActivationRequest, instanceId: string): Promise<AgentActivation> {
+    let answer: { status: number; json: any };
+    try {
+      answer = await this.call(runner, 'POST', '/activate', { ...request, instanceId });
+    } catch (error) {
+      return { ok: false, answered: false, error: error as McpWarmError };
+    }
+    if (answer.status === 201) return { ok: true, instance: answer.json as InstanceInfo };
+    return { ok: false, answered: true, error: errorFromAnswer(answer.json?.error ?? {}, answer.status) };
+  }
+
+  /**
+   * GET /instances/ID on the runner, with the instance when it answered 200. A failed connection
+   * is tried once more on a new one before it counts: a kept-alive connection the agent was
+   * closing at that moment fails the same way as a dead agent.
+   */
+  async instance(runner: Runner, instanceId: string): Promise<InstanceCheck & { info?: InstanceInfo }> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const response = await fetch(new URL(`/instances/${instanceId}`, runner.endpoint), {
+          headers: { authorization: `Bearer ${this.token}` },
+          signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+        });
+        const info = (await response.json().catch(() => undefined)) as InstanceInfo | undefined;
+        return response.status === 200 && info ? { answered: true, status: 200, state: info.state, info } : { answered: true, status: response.status };
+      } catch (error) {
+        const timedOut = (error as Error).name === 'TimeoutError';
+        if (timedOut || attempt >= 2) return { answered: false, timedOut };
+      }
+    }
+  }
+
+  /** Stops an instance gracefully; a runner that does not answer is left to its deletion. */
+  async stopInstance(runner: Runner, instanceId: string): Promise<void> {
+    await this.call(runner, 'DELETE', `/instances/${instanceId}`).catch(() => undefined);
+  }
+}

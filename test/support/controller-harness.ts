@@ -1,0 +1,131 @@
+/**
+ * A pool controller in the test process on the process substrate (real runner agents), with
+ * helpers to call its API, wait for its state, and find the processes a runner left.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startController, type ControllerOptions, type RunningController } from '../../runner/controller/controller.js';
+import { Pool, type PoolOptions } from '../../runner/controller/pool.js';
+import { runnerToken } from '../../runner/controller/runner-token.js';
+import { ProcessSubstrate, type ProcessSubstrateOptions } from '../../runner/substrates/process/index.js';
+import type { ImageFixture } from './agent-fixture.js';
+
+export const CONTROLLER_TOKEN = 'controller-test-token';
+
+export interface Answer {
+  status: number;
+  json: any;
+  text: string;
+  headers: Headers;
+}
+
+export async function callController(url: string, method: string, path: string, body?: unknown): Promise<Answer> {
+  const response = await fetch(new URL(path, url), {
+    method,
+    headers: { authorization: `Bearer ${CONTROLLER_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text, headers: response.headers };
+}
+
+/** Waits for a condition of a running system, re-checked every 100 ms, failing after `timeoutMs`. */
+export async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The value of a Prometheus sample (`name{labels}` exactly as exposed), or undefined. */
+export function metricValue(exposition: string, sample: string): number | undefined {
+  const line = exposition.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
+
+export interface InProcessController {
+  url: string;
+  controller: RunningController;
+  substrate: ProcessSubstrate;
+  pool: Pool;
+  stateDir: string;
+  /** Closes the controller, deletes every runner and closes the substrate. */
+  close(): Promise<void>;
+}
+
+export interface InProcessControllerOptions {
+  size: number;
+  maxSize?: number;
+  substrate?: Partial<ProcessSubstrateOptions>;
+  pool?: Partial<Omit<PoolOptions, 'substrate' | 'template'>>;
+  controller?: Partial<Omit<ControllerOptions, 'pool' | 'host' | 'port' | 'token'>>;
+}
+
+export async function startInProcessController(images: ImageFixture, name: string, options: InProcessControllerOptions): Promise<InProcessController> {
+  const stateDir = join(images.work, name);
+  const substrate = new ProcessSubstrate({ stateDir, stopGraceMs: 2000, ...options.substrate });
+  const token = await runnerToken(stateDir);
+  const pool = new Pool({
+    substrate,
+    template: { pool: name, token, allow: [`${images.registry.address}/mcp/*`] },
+    policy: { warmTarget: options.size, maxSize: options.maxSize ?? options.size * 2, maxAgeMs: 3_600_000, backoffBaseMs: 500, backoffMaxMs: 5000 },
+    maxWaitMs: 20_000,
+    maxQueue: 100,
+    coldFallback: false,
+    reconcileIntervalMs: 500,
+    ...options.pool,
+  });
+  const controller = await startController(
+    { host: '127.0.0.1', port: 0, pool, token: CONTROLLER_TOKEN, leaseMs: 600_000, allow: [`${images.registry.address}/mcp/*`], ...options.controller },
+    token,
+  );
+  return {
+    url: controller.url,
+    controller,
+    substrate,
+    pool,
+    stateDir,
+    close: async () => {
+      await controller.close();
+      await Promise.all((await substrate.listRunners()).map((runner) => substrate.deleteRunner(runner.id)));
+      await substrate.close();
+    },
+  };
+}
+
+/** The agent pid the process substrate recorded for a runner (in its agent handle, or at the top level in older records). */
+export async function agentPid(stateDir: string, runnerId: string): Promise<number> {
+  const record = JSON.parse(await readFile(join(stateDir, 'runners', runnerId, 'runner.json'), 'utf8')) as { pid?: number; agent?: { pid?: number } };
+  const pid = record.agent?.pid ?? record.pid;
+  if (pid === undefined) throw new Error(`runner ${runnerId} has no agent pid in its record`);
+  return pid;
+}
+
+/** Whether a process runs (a zombie, exited but not yet reaped, does not). */
+export async function processRuns(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+/** Live processes whose command line contains `needle` (a runner's directory names its agent and its runc containers). */
+export async function processesMentioning(needle: string): Promise<Array<{ pid: number; cmdline: string }>> {
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ').trim();
+    if (cmdline.includes(needle) && Number(entry) !== process.pid) found.push({ pid: Number(entry), cmdline });
+  }
+  return found;
+}
+
+/** Runner agents (not the servers they run) started on a state directory. */
+export async function agentProcesses(stateDir: string): Promise<Array<{ pid: number; cmdline: string }>> {
+  return (await processesMentioning(`--token-file=${join(stateDir, 'runners')}`)).filter((p) => / agent /.test(p.cmdline));
+}

@@ -18,6 +18,7 @@ interface Step {
   verdict: { sustained: boolean; reasons: string[] };
   servers: number;
   rssBytes: number;
+  gatewayRssBytes: number;
 }
 
 interface Result {
@@ -68,7 +69,8 @@ describe('mcpwarm bench strategies --quick', () => {
       expect(entry.idle.rssBytes).toBeGreaterThan(0);
       for (const step of entry.steps) {
         expect(step.figures.scheduled).toBeGreaterThan(0);
-        expect(step.rssBytes).toBeGreaterThan(0);
+        expect(step.gatewayRssBytes).toBeGreaterThan(0);
+        expect(step.rssBytes).toBeGreaterThan(step.gatewayRssBytes);
         if (step.figures.answered > 0) expect(step.figures.latencyMs.p50).toBeGreaterThan(0);
         expect(step.verdict.sustained).toBe(step.verdict.reasons.length === 0);
       }

@@ -5,15 +5,18 @@
  * take, where a closed loop records one slow sample and hides the rest).
  *
  * The accuracy figures are printed, with the issue's targets (rate within 1 %, schedule lag p99
- * under 2 ms). On a shared 2-core machine the lag's tail is set by the OS preempting the process
- * (a no-op operation shows the same p99 there), so the test bounds what the scheduler itself
- * decides: the rate within 1 % (drift), the median lag under 0.5 ms (a scheduler that only
- * sleeps on timers is about 1 ms late every time), and the p99 under 50 ms (no send waits behind
- * a long stall); the first of up to three attempts within these bounds counts.
+ * under 2 ms). What is judged is the scheduler, not how busy the machine is: each attempt also
+ * measures how long this process waited for a CPU (/proc/self/schedstat). An attempt that waited
+ * less than 5 % of its time is judged strictly: rate within 1 %, lag p50 under 0.5 ms (a scheduler
+ * that only sleeps on timers is about 1 ms late every time) and p99 under 5 ms (the issue's 2 ms
+ * plus room for a garbage collection). When all three attempts waited longer (other work kept both
+ * cores busy), the figures are printed as contended and only what does not depend on the CPU is
+ * checked: every planned request sent, none early, all answered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClosedLoop } from '../harness/load/closed-loop.js';
 import { runOpenLoop, type OpenLoopResult } from '../harness/load/open-loop.js';
@@ -74,14 +77,24 @@ interface Accuracy {
   lagP50: number;
   lagP99: number;
   lagMax: number;
+  minLag: number;
   late: number;
   sent: number;
+  allOk: boolean;
+  /** Share of the attempt's wall time this process spent runnable but waiting for a CPU. */
+  cpuWait: number;
+}
+
+/** Nanoseconds this process has waited on a run queue (the second field of /proc/self/schedstat). */
+async function runQueueWaitNs(): Promise<number> {
+  return Number((await readFile('/proc/self/schedstat', 'utf8')).split(' ')[1]);
 }
 
 async function measure(rate: number, durationMs: number): Promise<Accuracy> {
   const offsetsMs = scheduleOffsets({ pattern: 'constant', ratePerSecond: rate }, { durationMs });
+  const waitBefore = await runQueueWaitNs();
   const result: OpenLoopResult<string> = await runOpenLoop({ offsetsMs, operation: () => get('/') });
-  expect(result.operations.every((op) => op.ok)).toBe(true);
+  const cpuWait = (await runQueueWaitNs()) - waitBefore;
   const lag = summarize(result.operations.map((op) => op.lagMs));
   return {
     rate,
@@ -90,29 +103,38 @@ async function measure(rate: number, durationMs: number): Promise<Accuracy> {
     lagP50: lag.p50,
     lagP99: lag.p99,
     lagMax: lag.max,
+    minLag: lag.min,
     late: result.late,
     sent: result.operations.length,
+    allOk: result.operations.every((op) => op.ok),
+    cpuWait: cpuWait / 1e6 / result.durationMs,
   };
 }
 
+const CONTENDED = 0.05;
+
 describe('open-loop scheduler accuracy (HTTP server in its own process)', () => {
   for (const rate of [100, 1000, 2000]) {
-    it(`keeps ${rate}/s within 1 %, sending on time (lag p50 < 0.5 ms, p99 < 50 ms)`, async () => {
-      const withinBounds = (f: Accuracy): boolean => f.rateError < 0.01 && f.lagP50 < 0.5 && f.lagP99 < 50;
-      let best: Accuracy | undefined;
-      for (let attempt = 0; attempt < 3 && !(best && withinBounds(best)); attempt += 1) {
+    it(`keeps ${rate}/s within 1 %, sending on time (lag p50 < 0.5 ms, p99 < 5 ms) when the machine lets it run`, async () => {
+      let judged: Accuracy | undefined;
+      for (let attempt = 0; attempt < 3 && judged === undefined; attempt += 1) {
         const figures = await measure(rate, 2000);
+        const contended = figures.cpuWait >= CONTENDED;
         process.stderr.write(
           `open loop ${rate}/s: achieved ${figures.achievedRate.toFixed(2)}/s (${(figures.rateError * 100).toFixed(3)} % off), ` +
             `lag p50 ${figures.lagP50.toFixed(3)} ms, p99 ${figures.lagP99.toFixed(3)} ms, max ${figures.lagMax.toFixed(2)} ms, ${figures.late}/${figures.sent} late; ` +
+            `waited for a CPU ${(figures.cpuWait * 100).toFixed(1)} % of the time${contended ? ' (contended: not judged)' : ''}; ` +
             `issue's targets (within 1 %, lag p99 < 2 ms) ${figures.rateError < 0.01 && figures.lagP99 < 2 ? 'MET' : 'MISSED'}\n`,
         );
-        if (best === undefined || withinBounds(figures) || figures.lagP99 < best.lagP99) best = figures;
+        expect(figures.sent).toBe(rate * 2);
+        expect(figures.allOk).toBe(true);
+        expect(figures.minLag).toBeGreaterThanOrEqual(0);
+        if (!contended) judged = figures;
       }
-      expect(best!.sent).toBe(rate * 2);
-      expect(best!.rateError).toBeLessThan(0.01);
-      expect(best!.lagP50).toBeLessThan(0.5);
-      expect(best!.lagP99).toBeLessThan(50);
+      if (judged === undefined) return;
+      expect(judged.rateError).toBeLessThan(0.01);
+      expect(judged.lagP50).toBeLessThan(0.5);
+      expect(judged.lagP99).toBeLessThan(5);
     });
   }
 });

@@ -43,8 +43,10 @@ async function arrive(controller: ControllerProcess, image: string, startMs: num
   const sentMs = performance.now() - startMs;
   const answer = await controller.call('POST', '/activations', { image }).catch((error: unknown) => error as Error);
   const answeredMs = performance.now() - startMs;
-  if (answer instanceof Error) return { plannedMs, sentMs, answeredMs, error: codeOf(answer) };
-  if (answer.status !== 201) return { plannedMs, sentMs, answeredMs, error: String(answer.json.error?.code ?? `HTTP ${answer.status}`) };
+  if (answer instanceof Error) return { plannedMs, sentMs, answeredMs, error: codeOf(answer), errorMessage: answer.message };
+  if (answer.status !== 201) {
+    return { plannedMs, sentMs, answeredMs, error: String(answer.json.error?.code ?? `HTTP ${answer.status}`), errorMessage: String(answer.json.error?.message ?? '') };
+  }
   await sleep(holdMs);
   const ended = await controller.call('DELETE', `/activations/${answer.json.activationId}`).catch((error: unknown) => error as Error);
   const endError = ended instanceof Error ? codeOf(ended) : ended.status !== 200 ? String(ended.json.error?.code ?? `HTTP ${ended.status}`) : undefined;

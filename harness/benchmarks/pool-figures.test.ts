@@ -16,8 +16,8 @@ describe('openLoopFigures', () => {
     served(100, 400, 'warm', 2, 0.1),
     served(200, 700, 'warm', 3, 0.2),
     served(300, 2900, 'cold', 1, 2000),
-    { plannedMs: 400, sentMs: 450, answeredMs: 2450, error: 'POOL_EXHAUSTED' },
-    { plannedMs: 500, sentMs: 500, answeredMs: 510, error: 'POOL_EXHAUSTED' },
+    { plannedMs: 400, sentMs: 450, answeredMs: 2450, error: 'POOL_EXHAUSTED', errorMessage: 'no warm runner within 2000 ms' },
+    { plannedMs: 500, sentMs: 500, answeredMs: 510, error: 'POOL_EXHAUSTED', errorMessage: 'queue full' },
     { ...served(600, 900, 'warm', 2), endError: 'INSTANCE_NOT_FOUND' },
   ];
   const figures = openLoopFigures(outcomes);
@@ -31,6 +31,7 @@ describe('openLoopFigures', () => {
 
   it('counts errors by code and leaves them out of the latencies', () => {
     expect(figures).toMatchObject({ arrivals: 7, activated: 5, errors: { POOL_EXHAUSTED: 2 }, endErrors: { INSTANCE_NOT_FOUND: 1 } });
+    expect(figures.errorExamples).toEqual({ POOL_EXHAUSTED: 'no warm runner within 2000 ms' });
   });
 
   it('reports how late the load generator sent', () => {

@@ -14,6 +14,7 @@ export interface ArrivalOutcome {
   phases?: Record<string, number>;
   /** The error code when the activation failed (a 503 POOL_EXHAUSTED is an outcome like any other). */
   error?: string;
+  errorMessage?: string;
   /** The error code when ending the activation (DELETE) failed. */
   endError?: string;
 }
@@ -30,6 +31,8 @@ export interface OpenLoopFigures {
   arrivals: number;
   activated: number;
   errors: Record<string, number>;
+  /** The first message seen for each error code. */
+  errorExamples: Record<string, string>;
   /** Activations whose DELETE failed, by code. */
   endErrors: Record<string, number>;
   endToEndMs: Summary;
@@ -63,6 +66,7 @@ export function openLoopFigures(outcomes: readonly ArrivalOutcome[]): OpenLoopFi
     arrivals: outcomes.length,
     activated: ok.length,
     errors: countBy(outcomes.map((o) => o.error)),
+    errorExamples: Object.fromEntries(outcomes.filter((o) => o.error !== undefined).reverse().map((o) => [o.error, o.errorMessage ?? ''])),
     endErrors: countBy(outcomes.map((o) => o.endError)),
     endToEndMs: summarize(ok.map((o) => o.answeredMs - o.plannedMs)),
     byTier,

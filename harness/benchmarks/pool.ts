@@ -1,13 +1,13 @@
 /**
  * `bench pool`: the pool controller (process substrate) against a Docker cold start, in one run.
  *
- * 1. Side by side, each round's variants in random order, the pool quiet before each:
+ * 1. Open loop: Poisson arrivals against the pool with its hot tier, each activation held for a
+ *    while and then ended; latency by tier from the planned arrival, errors by code, and refill
+ *    times read from the pool's runners.
+ * 2. Side by side on the same pool, each round's variants in random order, the pool quiet before each:
  *    - docker-cold: the image removed from the engine, then pulled, run and initialized;
  *    - warm: an activation claimed from a warm runner whose cache has the image;
  *    - hot: an activation answered from the hot tier.
- * 2. Open loop: Poisson arrivals against the pool with its hot tier, each activation held for a
- *    while and then ended; latency by tier from the planned arrival, errors by code, and refill
- *    times read from the pool's runners.
  * 3. The controller's and its runner agents' RSS with a given number of warm runners.
  *
  * Everything it starts registers its teardown on `cleanups`, which the caller runs (after
@@ -166,15 +166,17 @@ async function activateAndEnd(controller: ControllerProcess, image: string): Pro
  * agent, ended at once. Its state on the substrate stays `warm`.
  */
 async function fillRunnerCaches(controller: ControllerProcess, image: string, filled: Set<string>): Promise<void> {
-  for (const runner of (await controller.pool()).runnerList) {
-    if (runner.state !== 'warm' || runner.phase !== 'running' || runner.endpoint === undefined || filled.has(runner.id)) continue;
-    const agent = (method: string, path: string, body?: unknown) =>
-      callJson(new URL(path, runner.endpoint), { method, token: controller.runnerToken, body, unreachable: { code: 'SUBSTRATE_FAILED', what: `runner ${runner.id}` } });
-    const made = await agent('POST', '/activate', { image });
-    if (made.status !== 201) throw errorFromAnswer(made.json.error ?? {}, made.status);
-    await agent('DELETE', `/instances/${made.json.instanceId}`);
-    filled.add(runner.id);
-  }
+  const unfilled = (await controller.pool()).runnerList.filter((r) => r.state === 'warm' && r.phase === 'running' && r.endpoint !== undefined && !filled.has(r.id));
+  await Promise.all(
+    unfilled.map(async (runner) => {
+      const agent = (method: string, path: string, body?: unknown) =>
+        callJson(new URL(path, runner.endpoint), { method, token: controller.runnerToken, body, unreachable: { code: 'SUBSTRATE_FAILED', what: `runner ${runner.id}` } });
+      const made = await agent('POST', '/activate', { image });
+      if (made.status !== 201) throw errorFromAnswer(made.json.error ?? {}, made.status);
+      await agent('DELETE', `/instances/${made.json.instanceId}`);
+      filled.add(runner.id);
+    }),
+  );
 }
 
 async function sideBySide(
@@ -184,35 +186,35 @@ async function sideBySide(
   docker: DockerColdStarts | undefined,
 ): Promise<PoolBenchResult['sideBySide']['variants']> {
   const filled = new Set<string>();
-    const measure: Record<SideVariant, () => Promise<Omit<SideSample, 'round'>>> = {
-      'docker-cold': async () => {
-        const run = await docker!.coldStart(image.byDigest, image.imageId);
-        return { ms: run.totalMs, phases: run.phases, imageAbsentBefore: run.imageAbsentBefore, layersAlreadyPresent: run.layersAlreadyPresent };
-      },
-      warm: async () => {
-        await fillRunnerCaches(controller, image.warm, filled);
-        const { runner, ...sample } = await activateAndEnd(controller, image.warm);
-        return { ...sample, runnerCacheFilled: filled.has(runner) };
-      },
-      hot: async () => {
-        const { runner: _, ...sample } = await activateAndEnd(controller, image.hot);
-        return sample;
-      },
-    };
-    const variants: SideVariant[] = docker ? ['docker-cold', 'warm', 'hot'] : ['warm', 'hot'];
-    const samples: Partial<Record<SideVariant, SideSample[]>> = {};
-    // Warm-up rounds (numbered 0 and below) are not counted; the pool is quiet before every measurement.
-    for (let round = 1 - options.warmupRounds; round <= options.rounds; round += 1) {
-      for (const variant of shuffled(variants)) {
-        await controller.settled();
-        const sample = { round, ...(await measure[variant]()) };
-        if (round > 0) (samples[variant] ??= []).push(sample);
-      }
-      if (round > 0) options.progress(`side by side, round ${round}/${options.rounds}: ${variants.map((v) => `${v} ${samples[v]!.at(-1)!.ms.toFixed(1)} ms`).join(', ')}`);
+  const measure: Record<SideVariant, () => Promise<Omit<SideSample, 'round'>>> = {
+    'docker-cold': async () => {
+      const run = await docker!.coldStart(image.byDigest, image.imageId);
+      return { ms: run.totalMs, phases: run.phases, imageAbsentBefore: run.imageAbsentBefore, layersAlreadyPresent: run.layersAlreadyPresent };
+    },
+    warm: async () => {
+      await fillRunnerCaches(controller, image.warm, filled);
+      const { runner, ...sample } = await activateAndEnd(controller, image.warm);
+      return { ...sample, runnerCacheFilled: filled.has(runner) };
+    },
+    hot: async () => {
+      const { runner: _, ...sample } = await activateAndEnd(controller, image.hot);
+      return sample;
+    },
+  };
+  const variants: SideVariant[] = docker ? ['docker-cold', 'warm', 'hot'] : ['warm', 'hot'];
+  const samples: Partial<Record<SideVariant, SideSample[]>> = {};
+  // Warm-up rounds (numbered 0 and below) are not counted; the pool is quiet before every measurement.
+  for (let round = 1 - options.warmupRounds; round <= options.rounds; round += 1) {
+    for (const variant of shuffled(variants)) {
+      await controller.settled();
+      const sample = { round, ...(await measure[variant]()) };
+      if (round > 0) (samples[variant] ??= []).push(sample);
     }
-    return Object.fromEntries(
-      Object.entries(samples).map(([variant, list]) => [variant, { summary: summarize(list.map((s) => s.ms)), phaseMedians: phaseMedians(list), samples: list }]),
-    );
+    if (round > 0) options.progress(`side by side, round ${round}/${options.rounds}: ${variants.map((v) => `${v} ${samples[v]!.at(-1)!.ms.toFixed(1)} ms`).join(', ')}`);
+  }
+  return Object.fromEntries(
+    Object.entries(samples).map(([variant, list]) => [variant, { summary: summarize(list.map((s) => s.ms)), phaseMedians: phaseMedians(list), samples: list }]),
+  );
 }
 
 async function residentSets(options: PoolBenchOptions): Promise<PoolBenchResult['rss']> {

@@ -32,10 +32,17 @@ describe('treeUsage', () => {
         usage = await treeUsage(parent.pid!, marker);
       }
       expect(usage).toMatchObject({ processes: 5, servers: 2 });
-      expect(usage.rssBytes).toBeGreaterThan(0);
+      expect(usage.rootRssBytes).toBeGreaterThan(0);
+      expect(usage.rssBytes).toBeGreaterThan(usage.rootRssBytes);
       expect(await processesCarrying(marker)).toHaveLength(3);
     } finally {
-      for (const pid of treeOf(await listProcesses(), parent.pid!).reverse()) process.kill(pid, 'SIGKILL');
+      for (const pid of treeOf(await listProcesses(), parent.pid!).reverse()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
       await exited;
     }
     expect(await processesCarrying(marker)).toEqual([]);

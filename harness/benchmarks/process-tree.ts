@@ -47,7 +47,10 @@ export interface TreeUsage {
   processes: number;
   /** Innermost processes carrying the marker. */
   servers: number;
+  /** Resident memory of the whole tree. */
   rssBytes: number;
+  /** Resident memory of the root process alone (the gateway without its servers). */
+  rootRssBytes: number;
 }
 
 async function carriesMarker(pid: number, marker: string): Promise<boolean> {
@@ -75,23 +78,26 @@ export async function treeUsage(root: number, marker: string): Promise<TreeUsage
     processes: tree.length,
     servers: markedPids.size - wrappers.size,
     rssBytes: rss.reduce<number>((sum, bytes) => sum + (bytes ?? 0), 0),
+    rootRssBytes: rss[0] ?? 0,
   };
 }
 
 export interface TreeWatch {
   /** Stops sampling; the peaks over the samples (and one final sample). */
-  stop(): Promise<{ peakRssBytes: number; peakServers: number; samples: number }>;
+  stop(): Promise<{ peakRssBytes: number; peakRootRssBytes: number; peakServers: number; samples: number }>;
 }
 
 /** Samples the tree every `everyMs` until stopped. */
 export function watchTree(root: number, marker: string, everyMs: number): TreeWatch {
   const stopped = new AbortController();
   let peakRssBytes = 0;
+  let peakRootRssBytes = 0;
   let peakServers = 0;
   let samples = 0;
   const sample = async () => {
     const usage = await treeUsage(root, marker);
     peakRssBytes = Math.max(peakRssBytes, usage.rssBytes);
+    peakRootRssBytes = Math.max(peakRootRssBytes, usage.rootRssBytes);
     peakServers = Math.max(peakServers, usage.servers);
     samples += 1;
   };
@@ -106,7 +112,7 @@ export function watchTree(root: number, marker: string, everyMs: number): TreeWa
       stopped.abort();
       await loop;
       await sample();
-      return { peakRssBytes, peakServers, samples };
+      return { peakRssBytes, peakRootRssBytes, peakServers, samples };
     },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * One open-loop step of `bench strategies`: `tools/call` requests on a seeded Poisson schedule,
+ * One open-loop step of `bench strategies`: `tools/call` requests on a fixed schedule (seeded
+ * Poisson arrivals, or constant gaps),
  * spread over a pool of MCP sessions (the SDK's Streamable HTTP client), each charged from its
  * planned send time; the gateway's process tree sampled meanwhile for its memory and servers.
  * Requests still unanswered a while after the schedule ends are cancelled and count as errors, so
@@ -48,6 +49,7 @@ export interface StepOptions {
   clients: readonly Client[];
   tool: ToolCall;
   rate: number;
+  arrivals: 'poisson' | 'constant';
   durationMs: number;
   seed: number;
   /** How long after the schedule's end unanswered requests are cancelled (ABANDONED). */
@@ -66,6 +68,8 @@ export interface StepResult {
   servers: number;
   /** Peak resident memory of the gateway's whole tree during the step. */
   rssBytes: number;
+  /** Peak resident memory of the gateway process alone. */
+  gatewayRssBytes: number;
   /** Sends later than 2 ms after their planned time: the load generator falling behind. */
   lateSends: number;
   /** Latencies of the answered requests, ms. */
@@ -73,7 +77,8 @@ export interface StepResult {
 }
 
 export async function runStep(options: StepOptions): Promise<StepResult> {
-  const offsets = scheduleOffsets({ pattern: 'poisson', ratePerSecond: options.rate, seed: options.seed }, { durationMs: options.durationMs });
+  const pattern = options.arrivals === 'poisson' ? { pattern: 'poisson' as const, ratePerSecond: options.rate, seed: options.seed } : { pattern: 'constant' as const, ratePerSecond: options.rate };
+  const offsets = scheduleOffsets(pattern, { durationMs: options.durationMs });
   const outstanding = new Map<number, AbortController>();
   const abandoned = new Set<number>();
   const deadline = setTimeout(() => {
@@ -109,6 +114,7 @@ export async function runStep(options: StepOptions): Promise<StepResult> {
     figures: stepFigures(options.rate, options.durationMs, outcomes),
     servers: usage.peakServers,
     rssBytes: usage.peakRssBytes,
+    gatewayRssBytes: usage.peakRootRssBytes,
     lateSends: run.late,
     latenciesMs: run.operations.filter((op) => op.ok).map((op) => op.latencyMs),
   };

@@ -8,17 +8,18 @@ describe('strategiesSettings', () => {
     const settings = strategiesSettings({});
     expect(settings.targets).toEqual(['s-rard', 'p-rard', 'per-session', 'supergateway-stateful', 'supergateway-stateless']);
     expect(settings.tools).toEqual(['fast', 'slow']);
-    expect(settings).toMatchObject({ backends: 4, sessions: 16, stepDurationMs: 2000, refineSteps: 2, p99BoundMs: { fast: 50, slow: 1000 } });
+    expect(settings).toMatchObject({ arrivals: 'poisson', backends: 4, sessions: 16, stepDurationMs: 1500, refineSteps: 2, p99BoundMs: { fast: 100, slow: 1000 } });
     expect(settings.ladders.fast[0]).toBe(50);
     expect(strategiesOptionProblems(settings)).toEqual([]);
   });
 
   it('takes lists, none, and explicit flags over the quick preset', () => {
-    const settings = strategiesSettings({ quick: true, strategies: 'p-rard,s-rard', supergateway: 'none', tools: 'slow', slowRates: '2,4', stepDuration: 0.2 });
+    const settings = strategiesSettings({ quick: true, strategies: 'p-rard,s-rard', supergateway: 'none', tools: 'slow', slowRates: '2,4', stepDuration: 0.2, arrivals: 'constant' });
     expect(settings.targets).toEqual(['p-rard', 's-rard']);
     expect(settings.tools).toEqual(['slow']);
     expect(settings.ladders.slow).toEqual([2, 4]);
     expect(settings.stepDurationMs).toBe(200);
+    expect(settings.arrivals).toBe('constant');
     expect(settings.refineSteps).toBe(0);
     expect(settings.sessions).toBe(4);
   });
@@ -26,7 +27,7 @@ describe('strategiesSettings', () => {
   it('refuses unknown names and bad rates with every problem at once', () => {
     let caught: unknown;
     try {
-      strategiesSettings({ strategies: 'fastest', tools: 'fast,medium', fastRates: '10,x' });
+      strategiesSettings({ strategies: 'fastest', tools: 'fast,medium', arrivals: 'bursty', fastRates: '10,x' });
     } catch (error) {
       caught = error;
     }
@@ -34,6 +35,7 @@ describe('strategiesSettings', () => {
     expect((caught as { details: { problems: string[] } }).details.problems).toEqual([
       '--strategies: expected some of s-rard, p-rard, per-session (or none), not fastest',
       '--tools: expected some of fast, slow, not medium',
+      '--arrivals: expected poisson or constant, not bursty',
       '--fast-rates: expected positive numbers separated by commas, not 10,x',
     ]);
   });

@@ -21,6 +21,7 @@ export interface StrategiesFlags {
   sessions?: number;
   /** Seconds. */
   stepDuration?: number;
+  arrivals?: string;
   fastRates?: string;
   slowRates?: string;
   refine?: number;
@@ -36,7 +37,7 @@ export type StrategiesSettings = Omit<StrategiesBenchOptions, 'cleanups' | 'prog
 
 const FULL = {
   sessions: 16,
-  stepDurationMs: 2000,
+  stepDurationMs: 1500,
   minRequestsPerStep: 20,
   ladders: { fast: geometricLadder(50, 2, 3200), slow: geometricLadder(5, 2, 640) },
   refineSteps: 2,
@@ -75,6 +76,8 @@ export function strategiesSettings(flags: StrategiesFlags): StrategiesSettings {
   const strategies = list('--strategies', flags.strategies ?? STRATEGY_NAMES.join(','), STRATEGY_NAMES, problems, true);
   const modes = list('--supergateway', flags.supergateway ?? SUPERGATEWAY_MODES.join(','), SUPERGATEWAY_MODES, problems, true);
   const tools = list('--tools', flags.tools ?? TOOL_NAMES.join(','), TOOL_NAMES, problems);
+  const arrivals = flags.arrivals ?? 'poisson';
+  if (arrivals !== 'poisson' && arrivals !== 'constant') problems.push(`--arrivals: expected poisson or constant, not ${arrivals}`);
   const ladders: Record<ToolName, number[]> = {
     fast: flags.fastRates !== undefined ? rates('--fast-rates', flags.fastRates, problems) : preset.ladders.fast,
     slow: flags.slowRates !== undefined ? rates('--slow-rates', flags.slowRates, problems) : preset.ladders.slow,
@@ -86,10 +89,11 @@ export function strategiesSettings(flags: StrategiesFlags): StrategiesSettings {
     backends: flags.backends ?? 4,
     sessions: flags.sessions ?? preset.sessions,
     stepDurationMs: flags.stepDuration !== undefined ? flags.stepDuration * 1000 : preset.stepDurationMs,
+    arrivals: arrivals as StrategiesSettings['arrivals'],
     minRequestsPerStep: preset.minRequestsPerStep,
     ladders,
     refineSteps: flags.refine ?? preset.refineSteps,
-    p99BoundMs: { fast: flags.fastP99Ms ?? 50, slow: flags.slowP99Ms ?? 1000 },
+    p99BoundMs: { fast: flags.fastP99Ms ?? 100, slow: flags.slowP99Ms ?? 1000 },
     latencyRounds: flags.latencyRounds ?? preset.latencyRounds,
     latencyWarmupRounds: preset.latencyWarmupRounds,
     seed: flags.seed ?? 1,

@@ -6,7 +6,7 @@ import type { ResultsDocument, Series } from '../results/schema.js';
 import { TOOLS, type ToolName } from './strategies-load.js';
 import { DIRECT } from './strategies-latency.js';
 import { TARGETS, type TargetName } from './strategies-targets.js';
-import type { StrategiesBenchResult, StrategiesSamples, TargetLoad } from './strategies.js';
+import type { LoadStep, StrategiesBenchResult, StrategiesSamples, TargetLoad } from './strategies.js';
 
 const MIB = 2 ** 20;
 
@@ -19,6 +19,13 @@ export function alignedTable(table: Table): string[] {
 
 function errorsCell(errors: Record<string, number>): string {
   return Object.entries(errors).map(([kind, n]) => `${kind} x${n}`).join(', ') || '0';
+}
+
+/** One step as it ends, for the progress on stderr. */
+export function stepProgressLine(tool: ToolName, name: TargetName, step: LoadStep): string {
+  const { figures } = step;
+  const verdict = step.verdict.sustained ? 'sustained' : `NOT sustained: ${step.verdict.reasons.join('; ')}`;
+  return `  ${tool} ${name} at ${step.rate}/s: ${figures.achievedRate.toFixed(1)} answers/s, p50 ${formatMs(figures.latencyMs.p50)} ms, p99 ${formatMs(figures.latencyMs.p99)} ms, errors ${errorsCell(figures.errors)}, ${step.servers} servers, ${(step.rssBytes / MIB).toFixed(0)} MiB: ${verdict}`;
 }
 
 function loadTable(entries: readonly TargetLoad[]): Table {
@@ -35,26 +42,37 @@ function loadTable(entries: readonly TargetLoad[]): Table {
         errorsCell(f.errors),
         String(step.servers),
         (step.rssBytes / MIB).toFixed(0),
+        (step.gatewayRssBytes / MIB).toFixed(0),
         step.verdict.sustained ? 'yes' : `no: ${step.verdict.reasons.join('; ')}`,
       ]);
     });
   }
   return {
-    header: ['gateway', 'offered/s', 'answers/s', 'p50 ms', 'p99 ms', 'errors', 'servers', 'RSS MiB', 'sustained'],
-    numeric: [false, true, true, true, true, false, true, true, false],
+    header: ['gateway', 'offered/s', 'answers/s', 'p50 ms', 'p99 ms', 'errors', 'servers', 'RSS MiB', 'gateway MiB', 'sustained'],
+    numeric: [false, true, true, true, true, false, true, true, true, false],
     rows,
   };
 }
 
 function sustainedTable(entries: readonly TargetLoad[]): Table {
   return {
-    header: ['gateway', 'rate/s', 'answers/s', 'p50 ms', 'p99 ms', 'servers', 'RSS MiB', 'idle RSS MiB'],
-    numeric: [false, true, true, true, true, true, true, true],
+    header: ['gateway', 'rate/s', 'answers/s', 'p50 ms', 'p99 ms', 'servers', 'RSS MiB', 'gateway MiB', 'idle RSS MiB'],
+    numeric: [false, true, true, true, true, true, true, true, true],
     rows: entries.map((entry) => {
       const s = entry.sustained;
       const idle = (entry.idle.rssBytes / MIB).toFixed(0);
-      if (!s) return [TARGETS[entry.target].label, 'none', '-', '-', '-', '-', '-', idle];
-      return [TARGETS[entry.target].label, `${s.saturated ? '' : '>= '}${s.rate}`, s.throughput.toFixed(1), formatMs(s.p50Ms), formatMs(s.p99Ms), String(s.servers), (s.rssBytes / MIB).toFixed(0), idle];
+      if (!s) return [TARGETS[entry.target].label, 'none', '-', '-', '-', '-', '-', '-', idle];
+      return [
+        TARGETS[entry.target].label,
+        `${s.saturated ? '' : '>= '}${s.rate}`,
+        s.throughput.toFixed(1),
+        formatMs(s.p50Ms),
+        formatMs(s.p99Ms),
+        String(s.servers),
+        (s.rssBytes / MIB).toFixed(0),
+        (s.gatewayRssBytes / MIB).toFixed(0),
+        idle,
+      ];
     }),
   };
 }
@@ -81,8 +99,8 @@ export function strategiesReportLines(result: StrategiesBenchResult): string[] {
   for (const tool of config.tools) {
     const entries = result.load.filter((entry) => entry.tool === tool);
     if (entries.length === 0) continue;
-    lines.push('', `${TOOLS[tool].label}: open-loop Poisson load, steps of ${(config.stepDurationMs / 1000).toFixed(1)} s; sustained = errors <= ${config.criteria.maxErrorRate * 100}%, p99 <= ${config.p99BoundMs[tool]} ms, answers >= ${config.criteria.minAchievedShare * 100}% of the rate`);
-    lines.push(...alignedTable(loadTable(entries)), '', `  ${TOOLS[tool].label}: the highest rate sustained (RSS: the gateway's process tree, servers included)`, ...alignedTable(sustainedTable(entries)));
+    lines.push('', `${TOOLS[tool].label}: open-loop load (${config.arrivals} arrivals), steps of ${(config.stepDurationMs / 1000).toFixed(1)} s; sustained = errors <= ${config.criteria.maxErrorRate * 100}%, p99 <= ${config.p99BoundMs[tool]} ms, answers >= ${config.criteria.minAchievedShare * 100}% of the rate`);
+    lines.push(...alignedTable(loadTable(entries)), '', `  ${TOOLS[tool].label}: the highest rate sustained (RSS: the gateway's process tree, servers included; gateway: its own process)`, ...alignedTable(sustainedTable(entries)));
   }
   lines.push('', ...targetLines(result.targets));
   if (result.targets.some((target) => Number.isNaN(target.measured))) {

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
-import { McpWarmError } from '../../runner/errors.js';
+import { parseInjectedDelay } from '../../runner/agent/activation.js';
 import { startAgent } from '../../runner/agent/agent.js';
 import { handler, say, type JsonFlag } from './output.js';
 import { defaultCacheDir } from './paths.js';
@@ -16,7 +16,7 @@ interface AgentArgs extends JsonFlag {
   allow: string[];
   auditLog?: string;
   readinessTimeoutMs: number;
-  injectDelayMs: number;
+  injectDelayMs?: string;
 }
 
 export const agentCommand: CommandModule<object, AgentArgs> = {
@@ -34,9 +34,12 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Allowed images: registry/repository globs or sha256 digests' })
       .option('audit-log', { type: 'string', describe: 'Append one JSON line per activation, deletion and refusal' })
       .option('readiness-timeout-ms', { type: 'number', default: 30_000, describe: 'Default time for a server to answer initialize' })
-      .option('inject-delay-ms', { type: 'number', default: 0, describe: 'Add this delay to every activation (phase injectedDelayMs), to measure a regression gate' }) as unknown as Argv<AgentArgs>,
+      .option('inject-delay-ms', {
+        type: 'string',
+        describe: "Add a delay to every activation, to measure a regression gate: N ms, or N% of the activation's own time (phase injectedDelayMs)",
+      }) as unknown as Argv<AgentArgs>,
   handler: handler(async (argv: AgentArgs) => {
-    if (!(argv.injectDelayMs >= 0)) throw new McpWarmError('USAGE_INVALID', `--inject-delay-ms must be a number of milliseconds >= 0, not ${argv.injectDelayMs}`);
+    const injectDelay = argv.injectDelayMs === undefined ? undefined : parseInjectedDelay(argv.injectDelayMs);
     const token = await loadToken(argv.tokenFile);
     const agent = await startAgent({
       host: argv.host,
@@ -49,7 +52,7 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       allow: argv.allow,
       ...(argv.auditLog ? { auditLogPath: argv.auditLog } : {}),
       readinessTimeoutMs: argv.readinessTimeoutMs,
-      injectDelayMs: argv.injectDelayMs,
+      ...(injectDelay ? { injectDelay } : {}),
     });
     say(`agent listening on ${agent.url} (sandbox ${agent.sandbox}${token === undefined ? ', NO AUTH' : ''})`);
     await new Promise<void>((resolve) => {

@@ -214,6 +214,7 @@ function printPoolReport(result: PoolBenchResult): void {
   say('');
   const errors = Object.entries(openLoop.errors).map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
   say(`open loop: ${config.ratePerSecond}/s for ${config.durationS} s (seed ${config.seed}), each held ${config.holdMs} ms: ${openLoop.arrivals} arrivals, ${openLoop.activated} activated, errors: ${errors}`);
+  for (const [code, message] of Object.entries(openLoop.errorExamples)) say(`  ${code}, for example: ${message.split('\n')[0]}`);
   say(summaryHeader('from the planned arrival (ms)'));
   say(summaryRow('all activations', openLoop.endToEndMs));
   for (const tier of ['hot', 'warm', 'cold'] as const) {
@@ -313,11 +314,12 @@ const benchStrategiesCommand: CommandModule<object, BenchStrategiesArgs> = {
       .option('tools', { type: 'string', describe: 'fast (echo), slow (100 ms), or both (default fast,slow)' })
       .option('backends', { type: 'number', describe: "P-RARD's pool size (default 4)" })
       .option('sessions', { type: 'number', describe: 'MCP sessions the load is spread over, per gateway (default 16)' })
-      .option('step-duration', { type: 'number', describe: 'Seconds per rate (default 2; low rates run until 20 requests were scheduled)' })
+      .option('step-duration', { type: 'number', describe: 'Seconds per rate (default 1.5; low rates run until 20 requests were scheduled)' })
+      .option('arrivals', { type: 'string', describe: 'poisson (independent clients; default) or constant (evenly spaced requests)' })
       .option('fast-rates', { type: 'string', describe: 'Rising rates for the fast tool, requests/s (default 50,100,...,3200)' })
       .option('slow-rates', { type: 'string', describe: 'Rising rates for the 100 ms tool (default 5,10,...,640)' })
       .option('refine', { type: 'number', describe: 'Bisection steps after the first rate not sustained (default 2)' })
-      .option('fast-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, fast tool (default 50)' })
+      .option('fast-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, fast tool (default 100)' })
       .option('slow-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, 100 ms tool (default 1000)' })
       .option('latency-rounds', { type: 'number', describe: 'Rounds of one call per gateway for the added latency (default 500; 0 skips it)' })
       .option('seed', { type: 'number', describe: 'Seed of the arrival schedules and of the round order (default 1)' })

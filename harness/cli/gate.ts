@@ -4,7 +4,8 @@ import type { Argv, CommandModule } from 'yargs';
 import type { CleanupStack } from '../../runner/cleanup-stack.js';
 import { McpWarmError } from '../../runner/errors.js';
 import { buildCheckout, resolveRevision, withWorktree } from '../gate/base-build.js';
-import { calibrate, parseInjectedDelay, type CalibrationResult } from '../gate/calibrate.js';
+import { parseInjectedDelay } from '../../runner/agent/activation.js';
+import { calibrate, type CalibrationResult } from '../gate/calibrate.js';
 import { checkTolerance, DEFAULT_TOLERANCE, evaluateGate, parseLimit, parseMetricSpec, type GateOptions } from '../gate/gate.js';
 import { renderGateMarkdown } from '../gate/markdown.js';
 import { checkRuns, measurePair, pairResults, serverName, startRig, type AgentSide } from '../gate/paired-activation.js';
@@ -109,7 +110,8 @@ function printCalibration(result: CalibrationResult): void {
   say(`${result.pairs} pairs of ${result.runs} rounds, tolerance ${(result.tolerance * 100).toFixed(0)}%`);
   say(`A/A: ${result.aa.alarms} false alarms (${(result.aa.rate * 100).toFixed(1)}%); p50 ratios: ${ratios(result.aa.p50Ratios)}`);
   if (result.injected) {
-    say(`+${result.injected.delayMs} ms (${((result.injected.delayMs / result.injected.medianActivationMs) * 100).toFixed(0)}% of the median ${result.injected.medianActivationMs.toFixed(1)} ms): detected in ${result.injected.alarms} of ${result.injected.pairs} pairs (${(result.injected.rate * 100).toFixed(1)}%); p50 ratios: ${ratios(result.injected.p50Ratios)}`);
+    const { delay, medianDelayMs, medianShareOfActivation, alarms, pairs, rate, p50Ratios } = result.injected;
+    say(`+${delay} (median ${medianDelayMs.toFixed(1)} ms, ${(medianShareOfActivation * 100).toFixed(0)}% of the agent's own activation time): detected in ${alarms} of ${pairs} pairs (${(rate * 100).toFixed(1)}%); p50 ratios: ${ratios(p50Ratios)}`);
   }
   say('');
   for (const line of targetLines(result.targets)) say(line);
@@ -121,7 +123,7 @@ const calibrateCommand: CommandModule<object, CalibrateArgs> = {
   builder: (yargs: Argv) =>
     pairedOptions(verdictOptions(yargs), 30)
       .option('pairs', { type: 'number', default: 20, describe: 'A/A pairs (and as many delayed pairs with --inject-delay-ms)' })
-      .option('inject-delay-ms', { type: 'string', describe: "Also run pairs whose candidate agent adds this delay: milliseconds (20) or a share of the A/A median (20%)" })
+      .option('inject-delay-ms', { type: 'string', describe: "Also run pairs whose candidate agent adds this delay: milliseconds (20) or a share of each activation's own time (20%)" })
       .option('check', { type: 'boolean', default: false, describe: 'Exit 1 when the false-alarm rate is over 5% or the detection rate under 95%' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the calibration as JSON on stdout' }) as unknown as Argv<CalibrateArgs>,
   handler: handler(async (argv: CalibrateArgs) => {

@@ -37,13 +37,11 @@ function count(into: Record<string, number>, key: string): void {
   into[key] = (into[key] ?? 0) + 1;
 }
 
-/** `cached, over wan (100 Mbit/s, 40 ms)` when the scenario compares links; the id otherwise. */
+/** `cached over wan` or `cached, local` when the scenario compares links (the link's figures are in the facts); the id otherwise. */
 function variantLabel(plan: ScenarioPlan, planned: PlannedVariant): string {
-  const links = new Set(plan.variants.map((v) => v.link.name));
-  if (links.size < 2) return planned.id;
-  const { link } = planned;
-  const over = link.kind === 'shaped' ? `over ${link.name} (${link.bandwidthBitsPerSecond / 1e6} Mbit/s, ${link.rttMs} ms)` : 'local registry';
-  return `${planned.variant.name}, ${over}${plan.variants.some((v) => v.substrate !== planned.substrate) ? `, ${planned.substrate}` : ''}`;
+  if (new Set(plan.variants.map((v) => v.link.name)).size < 2) return planned.id;
+  const over = planned.link.kind === 'shaped' ? ` over ${planned.link.name}` : ', local';
+  return `${planned.variant.name}${over}${plan.variants.some((v) => v.substrate !== planned.substrate) ? `, ${planned.substrate}` : ''}`;
 }
 
 export function aggregateRun(plan: ScenarioPlan, records: readonly TrialRecord[]): AggregatedRun {

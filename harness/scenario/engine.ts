@@ -7,7 +7,6 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CleanupStack } from '../../runner/cleanup-stack.js';
 import { ERROR_CATALOGUE, McpWarmError, type ErrorCode } from '../../runner/errors.js';
 import { unmountUnder } from '../../runner/mounts.js';
 import { machineFingerprint } from '../measure/fingerprint.js';
@@ -23,6 +22,7 @@ import { loadScenario, type LoadedScenario } from './loader.js';
 import { planScenario, type ScenarioPlan } from './plan.js';
 import type { Progress } from './progress.js';
 import { imageReference, startSharedServices } from './services.js';
+import { RunTeardown } from './teardown.js';
 import { evaluateThresholds } from './thresholds.js';
 
 export interface LoadedPlan {
@@ -87,6 +87,9 @@ async function runTrials(plan: ScenarioPlan, context: RunContext, progress: Prog
   return records;
 }
 
+/** An interrupted run waits at most this long for what it was starting, to stop that too. */
+const INTERRUPTED_WORK_GRACE_MS = 60_000;
+
 /** The most frequent failure of a run, when it is a catalogued code (INTERNAL otherwise). */
 function dominantCode(aggregated: AggregatedRun): ErrorCode {
   const counts: Record<string, number> = {};
@@ -103,11 +106,7 @@ export async function runScenario(file: string, quick: boolean, options: RunScen
   const workDir = await mkdtemp(join(options.workBase ?? tmpdir(), `mcpwarm-scenario-${plan.scenario}-`));
   // Servers run as their image's user and must reach their rootfs below this directory.
   await chmod(workDir, 0o755);
-  const teardown = new CleanupStack();
-  teardown.push('scratch directory', async () => {
-    await unmountUnder(workDir);
-    await rm(workDir, { recursive: true, force: true });
-  });
+  const teardown = new RunTeardown();
   const interrupted = new Promise<never>((_, reject) => {
     const abort = (): void => reject(new ScenarioInterrupted());
     if (signal.aborted) abort();
@@ -116,30 +115,39 @@ export async function runScenario(file: string, quick: boolean, options: RunScen
   interrupted.catch(() => undefined);
 
   const facts: Record<string, unknown> = { driver: plan.driver, file: plan.file };
+  const work = (async () => {
+    const shared = await startSharedServices({ workDir, links: [...new Set(plan.variants.map((v) => v.link))], images: loaded.scenario.images, imageSpecs: loaded.imageSpecs, teardown, progress: (line) => progress.line(line) });
+    facts.links = [...shared.links.values()].map((link) => ({ ...link.spec, method: link.method, ...(link.fallbackReason ? { fallbackReason: link.fallbackReason } : {}) }));
+    facts.images = Object.fromEntries([...shared.images].map(([name, image]) => [name, image.digest ?? image.ref]));
+    const context: RunContext = {
+      workDir,
+      imageRef: (image, link) => imageReference(shared, image, link),
+      imageConfigDigest: (image) => shared.images.get(image)?.configDigest,
+      teardown,
+      progress: (line) => progress.line(line),
+      signal,
+      scenarioDir: dirname(loaded.path),
+      seed: plan.seed,
+      traces: loaded.traces,
+    };
+    return runTrials(plan, context, progress, facts);
+  })();
+  work.catch(() => undefined);
   let records: TrialRecord[];
   try {
-    const work = (async () => {
-      const shared = await startSharedServices({ workDir, links: [...new Set(plan.variants.map((v) => v.link))], images: loaded.scenario.images, imageSpecs: loaded.imageSpecs, teardown, progress: (line) => progress.line(line) });
-      facts.links = [...shared.links.values()].map((link) => ({ ...link.spec, method: link.method, ...(link.fallbackReason ? { fallbackReason: link.fallbackReason } : {}) }));
-      facts.images = Object.fromEntries([...shared.images].map(([name, image]) => [name, image.digest ?? image.ref]));
-      const context: RunContext = {
-        workDir,
-        imageRef: (image, link) => imageReference(shared, image, link),
-        teardown,
-        progress: (line) => progress.line(line),
-        signal,
-        scenarioDir: dirname(loaded.path),
-        seed: plan.seed,
-        traces: loaded.traces,
-      };
-      return runTrials(plan, context, progress, facts);
-    })();
-    work.catch(() => undefined);
     records = await Promise.race([work, interrupted]);
   } finally {
     progress.end();
     progress.line('tearing down');
     for (const failure of await teardown.run()) progress.line(`teardown of ${failure.what} failed: ${(failure.error as Error).message}`);
+    if (signal.aborted) {
+      // What was starting when the run was stopped registers its undo once it is up (or gives up): those run too.
+      await Promise.race([work.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, INTERRUPTED_WORK_GRACE_MS).unref())]);
+      for (const failure of await teardown.lateSteps()) progress.line(`teardown of ${failure.what} failed: ${(failure.error as Error).message}`);
+    }
+    // Last: services still starting read their logs and state from here.
+    await unmountUnder(workDir);
+    await rm(workDir, { recursive: true, force: true });
   }
 
   const aggregated = aggregateRun(plan, records);

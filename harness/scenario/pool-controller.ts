@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CleanupStack } from '../../runner/cleanup-stack.js';
 import { startController } from '../../runner/controller/controller.js';
 import type { HotImageConfig } from '../../runner/controller/hot-tier.js';
 import { Pool } from '../../runner/controller/pool.js';
@@ -12,6 +11,7 @@ import { runnerToken } from '../../runner/controller/runner-token.js';
 import { McpWarmError } from '../../runner/errors.js';
 import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import { createSubstrate } from '../../runner/substrates/registry.js';
+import type { Teardown } from './teardown.js';
 
 export interface ScenarioController {
   url: string;
@@ -34,7 +34,7 @@ export interface ScenarioControllerOptions {
   coldFallback: boolean;
   sandbox: string;
   hot?: HotImageConfig[];
-  teardown: CleanupStack;
+  teardown: Teardown;
   name: string;
 }
 
@@ -51,12 +51,19 @@ export async function startScenarioController(options: ScenarioControllerOptions
     coldFallback: options.coldFallback,
     reconcileIntervalMs: 250,
   });
-  options.teardown.push(`runners of ${options.name}`, async () => {
+  // Runners outlive a controller: they are removed after it closes (or fails to start).
+  const removeRunners = async (): Promise<void> => {
     await Promise.all((await substrate.listRunners()).map((runner) => substrate.deleteRunner(runner.id)));
     await substrate.close();
+  };
+  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token, leaseMs: 3_600_000, ...(options.hot ? { hot: options.hot } : {}) }, template.token).catch(async (error: unknown) => {
+    await removeRunners();
+    throw error;
   });
-  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token, leaseMs: 3_600_000, ...(options.hot ? { hot: options.hot } : {}) }, template.token);
-  options.teardown.push(`controller ${options.name}`, () => controller.close());
+  options.teardown.push(`controller ${options.name} and its runners`, async () => {
+    await controller.close();
+    await removeRunners();
+  });
   const unreachable = { code: 'SERVICE_UNREACHABLE', what: 'the scenario controller' } as const;
   const call = (method: string, path: string, body?: unknown) => callJson(new URL(path, controller.url), { method, token, body, unreachable });
   const self: ScenarioController = {

@@ -5,16 +5,17 @@
  * up by the drivers the same way.
  */
 import { join } from 'node:path';
-import type { CleanupStack } from '../../runner/cleanup-stack.js';
+import { McpWarmError } from '../../runner/errors.js';
 import { buildAndPublish } from '../../runner/oci/build/publish.js';
 import { openRegistryLink, type LinkSpec, type RegistryLink } from '../cluster/link-shaping.js';
 import { startLocalRegistry } from '../cluster/local-registry.js';
 import type { ImageSource } from './schema.js';
+import type { Teardown } from './teardown.js';
 
 export interface SharedServices {
   links: Map<string, RegistryLink>;
-  /** Repository path and tag of each image built here (`scenario/NAME:1`), or the given reference. */
-  images: Map<string, { path?: string; ref?: string; digest?: string }>;
+  /** Repository path and tag of each image built here (`scenario/NAME:1`, with its manifest and config digests), or the given reference. */
+  images: Map<string, { path?: string; ref?: string; digest?: string; configDigest?: string }>;
 }
 
 export async function startSharedServices(options: {
@@ -22,12 +23,12 @@ export async function startSharedServices(options: {
   links: readonly LinkSpec[];
   images: readonly ImageSource[];
   imageSpecs: Readonly<Record<string, string>>;
-  teardown: CleanupStack;
+  teardown: Teardown;
   progress: (line: string) => void;
 }): Promise<SharedServices> {
   const { teardown, progress } = options;
   const links = new Map<string, RegistryLink>();
-  const images = new Map<string, { path?: string; ref?: string; digest?: string }>();
+  const images: SharedServices['images'] = new Map();
   if (options.images.length === 0) return { links, images };
   const registry = await startLocalRegistry({ dir: join(options.workDir, 'registry'), port: 0 });
   teardown.push('registry', () => registry.stop());
@@ -47,9 +48,19 @@ export async function startSharedServices(options: {
     const path = `scenario/${image.name}:1`;
     progress(`building ${image.spec} and pushing it as ${registry.address}/${path}`);
     const published = await buildAndPublish(options.imageSpecs[image.name]!, { tag: `${registry.address}/${path}`, push: true });
-    images.set(image.name, { path, digest: published.digest });
+    images.set(image.name, { path, digest: published.digest, configDigest: await configDigest(registry.url, `scenario/${image.name}`, published.digest) });
   }
   return { links, images };
+}
+
+/** The digest of an image's config (its image id for Docker), from the manifest the registry serves. */
+async function configDigest(registryUrl: string, repository: string, manifestDigest: string): Promise<string> {
+  const response = await fetch(`${registryUrl}/v2/${repository}/manifests/${manifestDigest}`, {
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  const manifest = (await response.json()) as { config?: { digest?: string } };
+  if (!response.ok || manifest.config?.digest === undefined) throw new McpWarmError('REGISTRY_PROTOCOL', `the registry did not serve the manifest of ${repository}@${manifestDigest} (${response.status})`);
+  return manifest.config.digest;
 }
 
 /** The reference of `image` over `link`: the link's address in front of the pushed repository. */

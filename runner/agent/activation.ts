@@ -37,9 +37,24 @@ export interface ActivationContext {
   maxBodyBytes: number;
   defaultReadinessTimeoutMs: number;
   /** Added to every activation after initialize (`agent --inject-delay-ms`), so a regression gate's detection can be measured. */
-  injectDelayMs?: number;
+  injectDelay?: InjectedDelay;
   /** Refuses an id already in use (checked before anything is built). */
   reserveId(id: string): () => void;
+}
+
+/**
+ * A deliberate slowdown: a fixed number of ms, or a share of the activation's own time so far,
+ * which stays the same relative slowdown however loaded the machine is.
+ */
+export type InjectedDelay = { ms: number } | { fraction: number };
+
+/** `20` (ms) or `20%` (of each activation's own time); undefined for 0. */
+export function parseInjectedDelay(text: string): InjectedDelay | undefined {
+  const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  if (!match) throw new McpWarmError('USAGE_INVALID', `--inject-delay-ms ${text}: expected milliseconds (20) or a share of each activation's own time (20%)`);
+  const value = Number(match[1]);
+  if (value === 0) return undefined;
+  return match[2] === '%' ? { fraction: value / 100 } : { ms: value };
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -102,7 +117,7 @@ export async function activate(context: ActivationContext, request: ActivationRe
       maxSessions: 1,
     });
     cleanup.push('endpoint', () => endpoint.close());
-    const injectedDelayMs = await injectDelay(context.injectDelayMs ?? 0);
+    const injectedDelayMs = await injectDelay(context.injectDelay, performance.now() - start);
 
     const info: InstanceInfo = {
       instanceId,
@@ -140,10 +155,10 @@ export async function activate(context: ActivationContext, request: ActivationRe
 }
 
 /** Sleeps the injected delay and reports it as its own phase, so nobody mistakes it for the server's time. */
-async function injectDelay(ms: number): Promise<{ injectedDelayMs?: number }> {
-  if (ms <= 0) return {};
+async function injectDelay(delay: InjectedDelay | undefined, elapsedMs: number): Promise<{ injectedDelayMs?: number }> {
+  if (delay === undefined) return {};
   const delayStart = performance.now();
-  await sleep(ms);
+  await sleep('ms' in delay ? delay.ms : delay.fraction * elapsedMs);
   return { injectedDelayMs: performance.now() - delayStart };
 }
 

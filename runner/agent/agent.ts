@@ -15,7 +15,7 @@ import { overlayAvailable } from '../oci/overlay.js';
 import { selectSandbox, sandboxReport } from '../sandbox/registry.js';
 import type { SandboxName } from '../sandbox/types.js';
 import { checkAuthSetup, ImageAllowlist } from './access.js';
-import { activate, type ActivationContext } from './activation.js';
+import { activate, type ActivationContext, type InjectedDelay } from './activation.js';
 import { parseActivationRequest } from './activation-request.js';
 import { AuditLog } from './audit-log.js';
 import { sweepInstances } from './leftovers.js';
@@ -36,8 +36,8 @@ export interface AgentOptions {
   maxBodyBytes?: number;
   stopGraceMs?: number;
   readinessTimeoutMs?: number;
-  /** Milliseconds added to every activation, reported as the phase injectedDelayMs (for measuring a regression gate). */
-  injectDelayMs?: number;
+  /** Added to every activation, reported as the phase injectedDelayMs (for measuring a regression gate). */
+  injectDelay?: InjectedDelay;
 }
 
 export interface RunningAgent {
@@ -69,7 +69,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopGraceMs: options.stopGraceMs ?? 3000,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     defaultReadinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
-    injectDelayMs: options.injectDelayMs ?? 0,
+    ...(options.injectDelay ? { injectDelay: options.injectDelay } : {}),
     reserveId: (id) => {
       if (reserved.has(id)) throw new McpWarmError('REQUEST_INVALID', `instance id ${id} is in use`, { details: { problems: [{ field: 'instanceId', message: 'in use' }] } });
       reserved.add(id);

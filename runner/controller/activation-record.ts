@@ -19,7 +19,11 @@ export interface Activation {
   runnerEndpoint: string;
   tier: Tier;
   image: { ref: string; digest: string };
-  /** queueMs and claimMs add up every attempt; failedAttemptMs is the time attempts on lost runners took. */
+  /**
+   * queueMs and claimMs add up every attempt; failedAttemptMs is the time spent on runners that
+   * were lost (from the call to their agent until they were released); the agent's phases are
+   * those of the attempt that succeeded; totalMs is from the request to the answer.
+   */
   phases: Record<string, number>;
   /** Runners tried: 2 when the first was lost during the activation. */
   attempts: number;

@@ -190,7 +190,6 @@ export class ActivationService {
     const activationId = `a-${randomBytes(6).toString('hex')}`;
     const spent = { queueMs: 0, claimMs: 0, failedAttemptMs: 0 };
     for (let attempt = 1; ; attempt += 1) {
-      const attemptStart = performance.now();
       const claim = await pool.claim({ activationId, image: request.image, leaseMs: this.options.leaseMs }).catch((error: unknown) => {
         metrics.claims.inc({ tier: 'none', result: 'exhausted' });
         throw error;
@@ -199,6 +198,7 @@ export class ActivationService {
       spent.claimMs += claim.claimMs;
       metrics.queueWait.observe(claim.queueMs / 1000);
       if (claim.tier === 'cold') metrics.coldFallbacks.inc();
+      const callStart = performance.now();
       const result = await runners.activate(claim.runner, request, activationId);
       // Recorded before answering, so a restarted controller knows the activation was made and for whom.
       const recorded = result.ok
@@ -237,7 +237,7 @@ export class ActivationService {
       if (failure !== 'runner-lost' || attempt >= MAX_ATTEMPTS) {
         throw new McpWarmError(error.code, error.message, { hint: error.hint, details: { ...error.details, runner: claim.runner.id, attempts: attempt } });
       }
-      spent.failedAttemptMs += performance.now() - attemptStart;
+      spent.failedAttemptMs += performance.now() - callStart;
       metrics.retries.inc();
       this.options.log(`activation ${activationId}: runner ${claim.runner.id} was lost (${error.message}); trying another runner`);
     }

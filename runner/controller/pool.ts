@@ -195,7 +195,8 @@ export class Pool {
       Array.from({ length: plan.create }, async () => {
         try {
           const runner = await substrate.createRunner(template);
-          this.view.set(runner.id, runner);
+          // The watch may have told newer news of it already (it failed at once).
+          if (!this.view.has(runner.id)) this.view.set(runner.id, runner);
         } catch (error) {
           this.creationFailed(`creating a runner failed: ${(error as Error).message}`);
         }

@@ -4,17 +4,19 @@
  * kind under drivers/; the engine looks a driver up by the scenario's `driver` and never
  * branches on it.
  */
-import type { CleanupStack } from '../../../runner/cleanup-stack.js';
 import type { Series } from '../../results/schema.js';
 import type { PlannedTrial, PlannedVariant, ScenarioPlan } from '../plan.js';
+import type { Teardown } from '../teardown.js';
 
 export interface RunContext {
   /** Scratch for this run (caches, state, logs); removed at the end. */
   workDir: string;
   /** The reference of an image of the scenario over a registry link. */
   imageRef(image: string, link: string): string;
+  /** The digest of an image's config (Docker's image id); undefined for images given by reference. */
+  imageConfigDigest(image: string): string | undefined;
   /** Undo steps run in reverse at the end of the run, also on Ctrl-C. */
-  teardown: CleanupStack;
+  teardown: Teardown;
   progress(line: string): void;
   /** Aborted on Ctrl-C (SIGINT) or SIGTERM. */
   signal: AbortSignal;
@@ -56,6 +58,9 @@ export interface ScenarioDriver {
   kind: string;
   start(plan: ScenarioPlan, context: RunContext): Promise<DriverSession>;
 }
+
+/** How long a runner agent may take to listen: as the process substrate's readiness timeout, since an agent run from source starts slowly on a loaded machine. */
+export const AGENT_START_TIMEOUT_MS = 60_000;
 
 /** The code of a failure, for counting. */
 export function errorCode(error: unknown): string {

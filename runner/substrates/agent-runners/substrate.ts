@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from '../../errors.js';
 import type { Runner, RunnerEvent, RunnerPatch, RunnerPhase, RunnerTemplate, Substrate } from '../types.js';
 import { validateTemplate } from './agent-flags.js';
@@ -230,7 +231,8 @@ export class AgentRunnerSubstrate<Handle> implements Substrate {
       if (Date.now() > deadline) return this.setPhase(record.id, 'pending', 'failed');
       url ??= await this.host.listeningUrl(record.agent, paths);
       if (url !== undefined && (await this.answersReady(url))) return this.setPhase(record.id, 'pending', 'running', url);
-      await new Promise((resolve) => setTimeout(resolve, STEP_MS).unref());
+      // Unref'd so a waiting runner keeps no process alive, and cut short by close() so close never waits on it.
+      await sleep(STEP_MS, undefined, { ref: false, signal: this.closing.signal }).catch(() => undefined);
     }
   }
 

@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { callJson, errorFromAnswer } from '../../../../runner/http-json.js';
 import { startAgentProcess, type AgentProcess } from '../../../benchmarks/agent-process.js';
+import { DockerColdStarts } from '../../../benchmarks/docker-cold-start.js';
 import { ensureDockerd, stopDockerd } from '../../../cluster/dockerd.js';
 import type { PlannedVariant } from '../../plan.js';
 import { startScenarioController, type ScenarioController } from '../../pool-controller.js';
-import { errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver } from '../types.js';
+import { AGENT_START_TIMEOUT_MS, errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver } from '../types.js';
 import type { ActivationMode, ActivationSpec } from './spec.js';
-import { dockerColdStart, removeDockerImage, seedActivation } from './stdio-modes.js';
+import { seedActivation } from './seed-activation.js';
 
 type ActivationVariant = ActivationSpec['variants'][number];
 
@@ -50,7 +51,7 @@ export const activationDriver: ScenarioDriver = {
     const facts: Record<string, unknown> = {};
 
     const startAgent = async (name: string): Promise<AgentProcess> => {
-      const agent = await startAgentProcess({ dir: join(context.workDir, name), sandbox: spec.sandbox, token });
+      const agent = await startAgentProcess({ dir: join(context.workDir, name), sandbox: spec.sandbox, token, startTimeoutMs: AGENT_START_TIMEOUT_MS });
       context.teardown.push(name, () => agent.stop());
       context.progress(`${name} at ${agent.url}`);
       return agent;
@@ -62,15 +63,14 @@ export const activationDriver: ScenarioDriver = {
       for (const v of variantsOf('agent-cached')) facts.sandbox = (await activateOnAgent(cached, refOf(v))).sandbox;
     }
 
-    let docker: { socketPath: string } | undefined;
+    let docker: DockerColdStarts | undefined;
     if (variantsOf('docker-cold').length > 0) {
       const engine = await ensureDockerd({ stateDir: join(context.workDir, 'dockerd') });
       if (engine.started) context.teardown.push('dockerd', () => stopDockerd(join(context.workDir, 'dockerd')));
-      context.teardown.push('docker images', async () => {
-        for (const v of variantsOf('docker-cold')) await removeDockerImage(refOf(v), engine.socketPath);
-      });
+      const starts = new DockerColdStarts(engine.socketPath, `scenario-${randomBytes(4).toString('hex')}`);
+      context.teardown.push('docker containers and images', () => starts.cleanUp());
       facts.docker = engine.version;
-      docker = engine;
+      docker = starts;
       context.progress(`Docker engine ${engine.version} ${engine.started ? 'started' : 'running'} on ${engine.socketPath}`);
     }
 
@@ -93,7 +93,7 @@ export const activationDriver: ScenarioDriver = {
       await controller.settle(0);
     }
 
-    const modes: Record<ActivationMode, (ref: string) => Promise<Sample>> = {
+    const modes: Record<ActivationMode, (ref: string, image: string) => Promise<Sample>> = {
       'agent-cached': (ref) => timed(async () => {
         const { ms, phases } = await activateOnAgent(cached!, ref);
         return { latencyMs: ms, phases };
@@ -119,12 +119,20 @@ export const activationDriver: ScenarioDriver = {
         if (activationId !== undefined) await controller!.end(activationId);
         return sample;
       },
-      'docker-cold': (ref) => timed(async () => ({ latencyMs: await dockerColdStart(ref, docker!.socketPath) })),
+      'docker-cold': (ref, image) =>
+        timed(async () => {
+          const start = await docker!.coldStart(ref, context.imageConfigDigest(image) ?? ref);
+          // Not cold when the engine already had some of the image's layers (other images there share them).
+          return { latencyMs: start.totalMs, phases: start.phases, kind: start.layersAlreadyPresent > 0 || !start.imageAbsentBefore ? 'layers-already-present' : 'cold' };
+        }),
       seed: (ref) => timed(async () => ({ latencyMs: await seedActivation(ref, context.workDir) })),
     };
 
     return {
-      runTrial: async (_trial, variant) => ({ samples: [await modes[(variant.variant as ActivationVariant).mode](refOf(variant))] }),
+      runTrial: async (_trial, variant) => {
+        const { mode, image } = variant.variant as ActivationVariant;
+        return { samples: [await modes[mode](refOf(variant), image)] };
+      },
       facts: () => facts,
     };
   },

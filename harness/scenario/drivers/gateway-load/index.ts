@@ -9,7 +9,7 @@ import { scheduleOffsets } from '../../../load/schedule.js';
 import type { PlannedVariant } from '../../plan.js';
 import { startScenarioController } from '../../pool-controller.js';
 import { startScenarioProxy } from '../stdio-proxy.js';
-import { errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver } from '../types.js';
+import { AGENT_START_TIMEOUT_MS, errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver } from '../types.js';
 import { judgeStep } from './ramp.js';
 import type { GatewayLoadSpec } from './spec.js';
 
@@ -30,7 +30,7 @@ export const gatewayLoadDriver: ScenarioDriver = {
     const spec = plan.spec as GatewayLoadSpec;
     const targets = new Set(plan.variants.map((v) => (v.variant as GatewayVariant).target));
     const token = randomBytes(18).toString('base64url');
-    const agent = targets.has('agent') ? await startAgentProcess({ dir: join(context.workDir, 'gateway-agent'), sandbox: 'auto', token }) : undefined;
+    const agent = targets.has('agent') ? await startAgentProcess({ dir: join(context.workDir, 'gateway-agent'), sandbox: 'auto', token, startTimeoutMs: AGENT_START_TIMEOUT_MS }) : undefined;
     if (agent) context.teardown.push('gateway agent', () => agent.stop());
     const controller = targets.has('controller')
       ? await startScenarioController({ name: 'gateway', stateDir: join(context.workDir, 'gateway-pool'), substrate: plan.variants[0]!.substrate, size: 1, maxSize: 3, maxWaitMs: 30_000, coldFallback: true, sandbox: 'auto', teardown: context.teardown })

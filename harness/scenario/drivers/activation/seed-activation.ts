@@ -1,33 +1,14 @@
 /**
- * The activation modes that start the server from a command line and time it to initialize
- * answered: a Docker cold start (`docker run` of an image Docker does not have), and the seed's
- * pipeline (skopeo copy, tar -xf of every layer, chroot exec of the entrypoint).
+ * The seed's activation, timed to initialize answered: the warm-pool write-up's pipeline (skopeo
+ * copy, tar -xf of every layer, chroot exec of the entrypoint).
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { requireExecutable, run } from '../../../../runner/exec.js';
+import { requireExecutable } from '../../../../runner/exec.js';
 import { seedPull } from '../../../benchmarks/seed-pipeline.js';
 import { timeToInitialize } from '../../../load/stdio-initialize.js';
-
-/** `docker run -i --rm` of `ref` after removing it from Docker: pull, create, start, initialize. */
-export async function dockerColdStart(ref: string, socketPath: string): Promise<number> {
-  const docker = requireExecutable('docker', 'docker.io');
-  const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}` };
-  await removeDockerImage(ref, socketPath);
-  const name = `mcpwarm-scenario-${randomBytes(4).toString('hex')}`;
-  try {
-    return await timeToInitialize([docker, 'run', '-i', '--rm', '--network', 'none', '--name', name, ref], { env });
-  } finally {
-    await run(docker, ['rm', '-f', name], { env }).catch(() => undefined);
-  }
-}
-
-export async function removeDockerImage(ref: string, socketPath: string): Promise<void> {
-  const docker = requireExecutable('docker', 'docker.io');
-  await run(docker, ['rmi', '-f', ref], { env: { ...process.env, DOCKER_HOST: `unix://${socketPath}` } }).catch(() => undefined);
-}
 
 /** The seed's activation of `ref` in a fresh directory under workDir, removed after. */
 export async function seedActivation(ref: string, workDir: string): Promise<number> {

@@ -58,6 +58,7 @@ describe('bench pool', () => {
 
     // Side by side: each variant served the way it should be, and hot answers before a warm activation could.
     const { variants } = result.sideBySide;
+    expect(result.sideBySide.failures).toEqual([]);
     // The warm runner had the image cached.
     expect(variants.warm!.samples).toEqual([expect.objectContaining({ round: 1, tier: 'warm', runnerCacheFilled: true })]);
     expect(variants.hot!.samples).toEqual([expect.objectContaining({ round: 1, tier: 'hot' })]);

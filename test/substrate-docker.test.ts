@@ -108,7 +108,8 @@ describe.skipIf(engine === undefined)('docker substrate', () => {
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.json).toMatchObject({ tag: runnerImage.tag, imageId: runnerImage.imageId, loaded: false });
     expect(cli.stderr).toContain(`${runnerImage.tag} (${runnerImage.imageId}): already in the engine`);
-  }, 60_000);
+    // Fingerprinting reads every input file twice here (library and CLI): slow on a loaded machine.
+  }, 240_000);
 
   describeSubstrateConformance({
     name: 'docker',

@@ -60,7 +60,7 @@ function substrateOptions(extra: Partial<KubernetesSubstrateOptions> = {}): Kube
 async function startReplica(identity: string): Promise<Replica> {
   const substrate = new KubernetesSubstrate(substrateOptions());
   // Only the Lease holder reconciles; both replicas serve claims.
-  const elector = substrate.leaderElector({ leaseName: `mcpwarm-${POOL}`, identity, ...ELECTION, onChange: (leading) => leading && void pool.reconcile() });
+  const elector = substrate.leaderElection({ leaseName: `mcpwarm-${POOL}`, identity, ...ELECTION, onChange: (leading) => leading && void pool.reconcile() });
   const pool: Pool = new Pool({
     substrate,
     // bwrap, as in the runner image (runc is not in it).

@@ -72,6 +72,13 @@ export interface SideSample {
   runnerCacheFilled?: boolean;
 }
 
+export interface SideFailure {
+  round: number;
+  variant: SideVariant;
+  code: string;
+  message: string;
+}
+
 export interface PoolBenchResult {
   benchmark: 'pool';
   startedAt: string;
@@ -79,6 +86,8 @@ export interface PoolBenchResult {
   config: Omit<PoolBenchOptions, 'workDir' | 'dockerdStateDir' | 'cleanups' | 'progress'> & { image: { reference: string; digest: string }; maxSize: number };
   sideBySide: {
     variants: Partial<Record<SideVariant, { summary: Summary; phaseMedians: Record<string, number>; samples: SideSample[] }>>;
+    /** Activations (and Docker runs) that failed, warm-up rounds included; they are not in the figures. */
+    failures: SideFailure[];
     dockerColdOverWarmP50?: number;
     /** Why the Docker variant did not run, when it did not. */
     dockerSkipped?: string;
@@ -184,7 +193,7 @@ async function sideBySide(
   controller: ControllerProcess,
   image: PublishedServer,
   docker: DockerColdStarts | undefined,
-): Promise<PoolBenchResult['sideBySide']['variants']> {
+): Promise<Pick<PoolBenchResult['sideBySide'], 'variants' | 'failures'>> {
   const filled = new Set<string>();
   const measure: Record<SideVariant, () => Promise<Omit<SideSample, 'round'>>> = {
     'docker-cold': async () => {
@@ -202,19 +211,33 @@ async function sideBySide(
     },
   };
   const variants: SideVariant[] = docker ? ['docker-cold', 'warm', 'hot'] : ['warm', 'hot'];
-  const samples: Partial<Record<SideVariant, SideSample[]>> = {};
+  const samples: Record<SideVariant, SideSample[]> = { 'docker-cold': [], warm: [], hot: [] };
+  const failures: SideFailure[] = [];
   // Warm-up rounds (numbered 0 and below) are not counted; the pool is quiet before every measurement.
   for (let round = 1 - options.warmupRounds; round <= options.rounds; round += 1) {
+    const line: string[] = [];
     for (const variant of shuffled(variants)) {
       await controller.settled();
-      const sample = { round, ...(await measure[variant]()) };
-      if (round > 0) (samples[variant] ??= []).push(sample);
+      try {
+        const sample = { round, ...(await measure[variant]()) };
+        if (round > 0) samples[variant].push(sample);
+        line.push(`${variant} ${sample.ms.toFixed(1)} ms`);
+      } catch (error) {
+        // A failed activation is a result to report, not the end of the run.
+        if (!isMcpWarmError(error)) throw error;
+        failures.push({ round, variant, code: error.code, message: error.message });
+        line.push(`${variant} failed (${error.code})`);
+      }
     }
-    if (round > 0) options.progress(`side by side, round ${round}/${options.rounds}: ${variants.map((v) => `${v} ${samples[v]!.at(-1)!.ms.toFixed(1)} ms`).join(', ')}`);
+    if (round > 0) options.progress(`side by side, round ${round}/${options.rounds}: ${line.join(', ')}`);
   }
-  return Object.fromEntries(
-    Object.entries(samples).map(([variant, list]) => [variant, { summary: summarize(list.map((s) => s.ms)), phaseMedians: phaseMedians(list), samples: list }]),
+  const figures = Object.fromEntries(
+    variants.map((variant) => {
+      const list = samples[variant];
+      return [variant, { summary: summarize(list.map((s) => s.ms)), phaseMedians: phaseMedians(list), samples: list }];
+    }),
   );
+  return { variants: figures, failures };
 }
 
 async function residentSets(options: PoolBenchOptions): Promise<PoolBenchResult['rss']> {
@@ -251,12 +274,12 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
   const controller = await startController(options, 'pool', options.size, [{ image: image.hot, min: options.hot }]);
   const { maxSize } = await controller.settled();
   const figures = await runOpenLoop(controller, { ...options, image: image.hot });
-  const variants = await sideBySide(options, controller, image, docker.starts);
+  const { variants, failures } = await sideBySide(options, controller, image, docker.starts);
   await controller.stop();
   const rss = await residentSets(options);
 
   const claimMs = poolClaimMs([...(variants.warm?.samples ?? []), ...figures.outcomes]);
-  const warm = variants.warm!.summary;
+  const warm = variants.warm?.summary ?? summarize([]);
   const dockerCold = variants['docker-cold']?.summary;
   return {
     benchmark: 'pool',
@@ -278,6 +301,7 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
     },
     sideBySide: {
       variants,
+      failures,
       ...(dockerCold ? { dockerColdOverWarmP50: dockerCold.p50 / warm.p50 } : {}),
       ...(docker.skipped ? { dockerSkipped: docker.skipped } : {}),
     },
@@ -287,7 +311,7 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
     targets: poolTargets({
       warm,
       ...(dockerCold ? { dockerCold } : {}),
-      hotSideBySide: variants.hot!.summary,
+      hotSideBySide: variants.hot?.summary ?? summarize([]),
       ...(figures.byTier.hot ? { hotOpenLoop: figures.byTier.hot.endToEndMs } : {}),
       claimMs,
     }),

@@ -36,13 +36,13 @@ export interface StrategiesFlags {
 export type StrategiesSettings = Omit<StrategiesBenchOptions, 'cleanups' | 'progress'>;
 
 const FULL = {
-  sessions: 16,
+  sessions: 8,
   stepDurationMs: 1500,
   minRequestsPerStep: 20,
-  ladders: { fast: geometricLadder(50, 2, 3200), slow: geometricLadder(5, 2, 640) },
+  ladders: { fast: geometricLadder(50, 2, 3200), slow: geometricLadder(5, 2, 320) },
   refineSteps: 2,
-  latencyRounds: 500,
-  latencyWarmupRounds: 50,
+  latencyRounds: 300,
+  latencyWarmupRounds: 30,
 };
 
 const QUICK: typeof FULL = {

@@ -23,16 +23,23 @@ describe('stepFigures', () => {
   it('counts answers, errors by kind and the answers per second', () => {
     const outcomes: StepOutcome[] = [...answered(98, 980, 5), failed('HTTP 503', 980), failed('DROPPED', 990)];
     const figures = stepFigures(100, 1000, outcomes);
-    expect(figures).toMatchObject({ offeredRate: 100, scheduled: 100, answered: 98, errors: { 'HTTP 503': 1, DROPPED: 1 }, errorRate: 0.02 });
-    expect(figures.scheduledRate).toBeCloseTo(100, 5);
-    expect(figures.achievedRate).toBeCloseTo(100, 5);
+    expect(figures).toMatchObject({ offeredRate: 100, scheduled: 100, scheduledRate: 100, answered: 98, errors: { 'HTTP 503': 1, DROPPED: 1 }, errorRate: 0.02 });
+    expect(figures.achievedRate).toBeCloseTo(98, 5);
     expect(figures.latencyMs.p50).toBe(5);
   });
 
-  it('keeps up however long each answer takes, and falls behind when answers spread out', () => {
+  it('keeps up however long each answer takes, and falls behind when answers come later and later', () => {
     // A 100 ms tool in a short step: every answer late by the same amount is keeping up.
     expect(stepFigures(100, 1000, answered(100, 1000, 100)).achievedRate).toBeCloseTo(100, 5);
-    expect(stepFigures(100, 1000, behind(100, 1000, 50)).achievedRate).toBeCloseTo(50, 0);
+    // 100 requests answered at 50/s: the last at 2 s, the median latency about 0.5 s, so about 100 answers in 1.5 s.
+    const rate = stepFigures(100, 1000, behind(100, 1000, 50)).achievedRate;
+    expect(rate).toBeGreaterThan(65);
+    expect(rate).toBeLessThan(70);
+  });
+
+  it('does not count a burst of late answers as a high rate', () => {
+    const burst: StepOutcome[] = [0, 1, 2].map((i) => ({ ok: true, plannedMs: i * 100, endedMs: 2000 + i, latencyMs: 2000 + i - i * 100 }));
+    expect(stepFigures(25, 1000, burst).achievedRate).toBeLessThanOrEqual(3);
   });
 });
 
@@ -46,9 +53,9 @@ describe('judgeStep', () => {
     expect(judgeStep(errors, criteria).reasons).toEqual(['errors 3.0% > 1.0%']);
     const slow = stepFigures(100, 1000, answered(100, 1000, 80));
     expect(judgeStep(slow, criteria).reasons).toEqual(['p99 80.0 ms > 50 ms']);
-    // Answers come out at 80/s while requests go in at 100/s (within the p99 bound, over a short step).
-    const late = stepFigures(100, 100, behind(10, 100, 80));
-    expect(judgeStep(late, criteria)).toMatchObject({ sustained: false, reasons: [expect.stringMatching(/^80\.0 answers\/s < 90% of the 100\.0\/s scheduled$/)] });
+    // Answers come out at 60/s while requests go in at 100/s (within a lax p99 bound, over a short step).
+    const late = stepFigures(100, 100, behind(10, 100, 60));
+    expect(judgeStep(late, { ...criteria, p99BoundMs: 1000 })).toMatchObject({ sustained: false, reasons: [expect.stringMatching(/^\d+\.\d answers\/s < 90% of the 100\.0\/s scheduled$/)] });
   });
 
   it('fails a step with no answer or nothing scheduled', () => {

@@ -28,7 +28,7 @@ export interface StepFigures {
   offeredRate: number;
   /** Requests in the step's schedule (a Poisson schedule has about offeredRate x duration). */
   scheduled: number;
-  /** The rate the schedule really holds: its requests over the span of their planned send times. */
+  /** The rate the schedule really holds: its requests over the step's duration. */
   scheduledRate: number;
   durationMs: number;
   answered: number;
@@ -36,8 +36,9 @@ export interface StepFigures {
   errors: Record<string, number>;
   errorRate: number;
   /**
-   * Answers per second, over the span of the answers' arrival: a gateway that keeps up answers as
-   * fast as the requests were scheduled, one that falls behind spreads its answers out.
+   * Answers per second over the step, stretched to the last answer less the median latency: a
+   * gateway that keeps up answers its last request about as late as its others, one that falls
+   * behind answers it later and later.
    */
   achievedRate: number;
   /** Of the answered requests, from their planned send time. */
@@ -50,34 +51,28 @@ export interface StepVerdict {
   reasons: string[];
 }
 
-/** Events per second over the span of their times; with fewer than two, their count over `fallbackMs`. */
-function rateOver(times: readonly number[], fallbackMs: number): number {
-  if (times.length < 2) return fallbackMs > 0 ? (times.length * 1000) / fallbackMs : 0;
-  const span = times.reduce((max, t) => Math.max(max, t), -Infinity) - times.reduce((min, t) => Math.min(min, t), Infinity);
-  return span > 0 ? ((times.length - 1) * 1000) / span : Number.POSITIVE_INFINITY;
-}
-
 export function stepFigures(offeredRate: number, durationMs: number, outcomes: readonly StepOutcome[]): StepFigures {
   const errors: Record<string, number> = {};
   const latencies: number[] = [];
-  const answeredAt: number[] = [];
+  let lastEndedMs = 0;
   for (const outcome of outcomes) {
     if (outcome.ok) {
       latencies.push(outcome.latencyMs);
-      answeredAt.push(outcome.endedMs);
+      lastEndedMs = Math.max(lastEndedMs, outcome.endedMs);
     } else errors[outcome.error] = (errors[outcome.error] ?? 0) + 1;
   }
-  const failed = outcomes.length - latencies.length;
+  const latencyMs = summarize(latencies);
+  const windowMs = latencies.length === 0 ? durationMs : Math.max(durationMs, lastEndedMs - latencyMs.p50);
   return {
     offeredRate,
     scheduled: outcomes.length,
-    scheduledRate: rateOver(outcomes.map((outcome) => outcome.plannedMs), durationMs),
+    scheduledRate: (outcomes.length * 1000) / durationMs,
     durationMs,
     answered: latencies.length,
     errors,
-    errorRate: outcomes.length === 0 ? 0 : failed / outcomes.length,
-    achievedRate: rateOver(answeredAt, durationMs),
-    latencyMs: summarize(latencies),
+    errorRate: outcomes.length === 0 ? 0 : (outcomes.length - latencies.length) / outcomes.length,
+    achievedRate: (latencies.length * 1000) / windowMs,
+    latencyMs,
   };
 }
 

@@ -209,6 +209,7 @@ function printPoolReport(result: PoolBenchResult): void {
     if (shared > 0) say(`  NOT COLD: in ${shared} docker rounds the engine already had some of the image's layers (other images there share them)`);
   }
   if (sideBySide.dockerSkipped) say(`  docker cold start SKIPPED: ${sideBySide.dockerSkipped}`);
+  for (const failure of sideBySide.failures) say(`  FAILED ${failure.variant}, round ${failure.round}: ${failure.code}: ${failure.message.split('\n')[0]}`);
   const uncached = sideBySide.variants.warm?.samples.filter((sample) => !sample.runnerCacheFilled).length ?? 0;
   if (uncached > 0) say(`  ${uncached} warm activations were served by a runner whose cache had not been filled`);
   say('');
@@ -313,15 +314,15 @@ const benchStrategiesCommand: CommandModule<object, BenchStrategiesArgs> = {
       .option('supergateway', { type: 'string', describe: 'supergateway modes to measure, comma-separated (default stateful,stateless; none)' })
       .option('tools', { type: 'string', describe: 'fast (echo), slow (100 ms), or both (default fast,slow)' })
       .option('backends', { type: 'number', describe: "P-RARD's pool size (default 4)" })
-      .option('sessions', { type: 'number', describe: 'MCP sessions the load is spread over, per gateway (default 16)' })
+      .option('sessions', { type: 'number', describe: 'MCP sessions the load is spread over, per gateway (default 8)' })
       .option('step-duration', { type: 'number', describe: 'Seconds per rate (default 1.5; low rates run until 20 requests were scheduled)' })
       .option('arrivals', { type: 'string', describe: 'poisson (independent clients; default) or constant (evenly spaced requests)' })
       .option('fast-rates', { type: 'string', describe: 'Rising rates for the fast tool, requests/s (default 50,100,...,3200)' })
-      .option('slow-rates', { type: 'string', describe: 'Rising rates for the 100 ms tool (default 5,10,...,640)' })
+      .option('slow-rates', { type: 'string', describe: 'Rising rates for the 100 ms tool (default 5,10,...,320)' })
       .option('refine', { type: 'number', describe: 'Bisection steps after the first rate not sustained (default 2)' })
       .option('fast-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, fast tool (default 100)' })
       .option('slow-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, 100 ms tool (default 1000)' })
-      .option('latency-rounds', { type: 'number', describe: 'Rounds of one call per gateway for the added latency (default 500; 0 skips it)' })
+      .option('latency-rounds', { type: 'number', describe: 'Rounds of one call per gateway and client for the added latency (default 300; 0 skips it)' })
       .option('seed', { type: 'number', describe: 'Seed of the arrival schedules and of the round order (default 1)' })
       .option('max-in-flight', { type: 'number', describe: 'Outstanding requests at most; one due beyond is dropped, an error (default 512)' })
       .option('quick', { type: 'boolean', default: false, describe: 'A smoke run: 4 sessions, two 0.5 s steps per gateway and tool, 20 latency rounds' })

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
 import { startController } from '../../runner/controller/controller.js';
@@ -115,6 +116,14 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const substrate = createSubstrate(argv.substrate, { stateDir, kubeconfig: argv.kubeconfig, namespace: argv.namespace, podTemplate: argv.podTemplate, runnerImage: argv.runnerImage });
     const maxSize = argv.maxSize ?? Math.max(argv.size * 2, argv.size + 1);
     if (!(argv.autoscaleHalfLifeMs > 0)) throw new McpWarmError('USAGE_INVALID', '--autoscale-half-life-ms must be a positive number of milliseconds');
+    const election = substrate.leaderElection?.({
+      leaseName: `mcpwarm-${argv.pool}`,
+      identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+      onChange: (leading) => {
+        say(leading ? 'leader election: leading, this replica reconciles the pool' : 'leader election: following, this replica serves claims only');
+        if (leading) void pool.reconcile();
+      },
+    });
     const pool = new Pool({
       substrate,
       template: {
@@ -136,6 +145,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       coldFallback: argv.coldFallback,
       reconcileIntervalMs: 1000,
       ...(argv.autoscale ? { autoscale: { min: argv.size, max: maxSize, burstMargin: argv.burstMargin, halfLifeSeconds: argv.autoscaleHalfLifeMs / 1000 } } : {}),
+      ...(election ? { isLeader: () => election.isLeader() } : {}),
       onReconcile: (plan, target) => {
         if (plan.create > 0 || plan.delete.length > 0) {
           say(`reconcile: warm target ${target}, create ${plan.create}, delete ${plan.delete.map((d) => `${d.id} (${d.reason})`).join(', ') || 'none'}`);
@@ -150,9 +160,15 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs, ...(await controllerConfig(argv)) },
       await runnerToken(stateDir),
     );
+    election?.start();
     say(`controller listening on ${controller.url} (substrate ${argv.substrate}, pool ${argv.pool}, ${argv.size} warm)`);
     await new Promise<void>((resolve) => {
-      const shutdown = () => void controller.close().then(() => substrate.close()).then(resolve);
+      const shutdown = () =>
+        void controller
+          .close()
+          .then(() => election?.stop())
+          .then(() => substrate.close())
+          .then(resolve);
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
     });

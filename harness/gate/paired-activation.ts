@@ -77,7 +77,6 @@ export interface PairOptions {
   runs: number;
   sides: readonly [AgentSide, AgentSide];
   cleanups: CleanupStack;
-  random?: () => number;
   progress: (line: string) => void;
 }
 
@@ -108,7 +107,7 @@ export async function measurePair(rig: ActivationRig, options: PairOptions): Pro
     for (const agent of [a, b]) for (let i = 0; i < 2; i += 1) await activateOnce(agent, rig.image);
     const result: PairedSamples = { samplesMs: [[], []], phases: [[], []] };
     for (let round = 1; round <= options.runs; round += 1) {
-      for (const side of shuffled([0, 1] as const, options.random)) {
+      for (const side of shuffled([0, 1] as const)) {
         const { ms, info } = await activateOnce(side === 0 ? a : b, rig.image);
         result.samplesMs[side].push(ms);
         result.phases[side].push(info.phases);

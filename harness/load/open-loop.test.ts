@@ -7,8 +7,14 @@ describe('runOpenLoop', () => {
     // Ten operations 10 ms apart; none can finish before a gate opens at 300 ms.
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    setTimeout(() => open(), 300);
-    const result = await runOpenLoop({ offsetsMs: Array.from({ length: 10 }, (_, i) => i * 10), operation: () => gate });
+    // Armed by the first send, so the 300 ms are on the loop's own clock.
+    const result = await runOpenLoop({
+      offsetsMs: Array.from({ length: 10 }, (_, i) => i * 10),
+      operation: (i) => {
+        if (i === 0) setTimeout(() => open(), 300);
+        return gate;
+      },
+    });
     expect(result.operations).toHaveLength(10);
     for (const op of result.operations) {
       expect(op.ok).toBe(true);

@@ -67,6 +67,8 @@ export interface PoolStatus {
 
 export class Pool {
   private readonly view = new Map<string, Runner>();
+  /** Runners made by claimCold for one activation and not claimed yet. */
+  private readonly coldRunners = new Set<string>();
   private readonly queue: WaitQueue;
   private readonly history: CreationHistory = { consecutiveFailures: 0 };
   private unwatch: (() => void) | undefined;
@@ -176,7 +178,7 @@ export class Pool {
       this.target = to;
     }
     const policy = { ...this.options.policy, warmTarget: this.target };
-    const plan = this.options.isLeader?.() === false ? { delete: [], create: 0 } : planReconcile(this.runners(), policy, this.history, Date.now(), this.queue.length);
+    const plan = this.options.isLeader?.() === false ? { delete: [], create: 0 } : planReconcile(this.runners().filter((runner) => !this.coldRunners.has(runner.id)), policy, this.history, Date.now(), this.queue.length);
     await Promise.all(
       plan.delete.map(async ({ id, reason }) => {
         const runner = this.view.get(id);
@@ -214,7 +216,7 @@ export class Pool {
     for (;;) {
       const attempt = performance.now();
       // Shuffled, so concurrent claims (and other controller replicas) spread over the candidates.
-      const candidates = shuffled(claimable(this.runners()));
+      const candidates = shuffled(claimable(this.runners().filter((runner) => !this.coldRunners.has(runner.id))));
       const claimed = await claimRunner(this.options.substrate, candidates, { ...request, nowMs: Date.now() });
       if (claimed) {
         this.view.set(claimed.runner.id, claimed.runner);
@@ -239,12 +241,18 @@ export class Pool {
     const { substrate, template } = this.options;
     if (this.stopped) throw new McpWarmError('POOL_EXHAUSTED', `pool ${template.pool} is stopping`, { details: { retryAfterSeconds: 1 } });
     const created = await substrate.createRunner(template);
-    const ready = await this.untilClaimable(created.id, 60_000);
-    const attempt = performance.now();
-    const claimed = await claimRunner(substrate, [ready], { ...request, nowMs: Date.now() });
-    if (!claimed) throw new McpWarmError('POOL_EXHAUSTED', `the cold runner ${created.id} was taken by another claim`);
-    this.view.set(claimed.runner.id, claimed.runner);
-    return { runner: claimed.runner, tier: 'cold', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
+    // Until it is claimed, the reconcile loop must not trim it as surplus nor a warm claim take it.
+    this.coldRunners.add(created.id);
+    try {
+      const ready = await this.untilClaimable(created.id, 60_000);
+      const attempt = performance.now();
+      const claimed = await claimRunner(substrate, [ready], { ...request, nowMs: Date.now() });
+      if (!claimed) throw new McpWarmError('POOL_EXHAUSTED', `the cold runner ${created.id} was taken by another claim`);
+      this.view.set(claimed.runner.id, claimed.runner);
+      return { runner: claimed.runner, tier: 'cold', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
+    } finally {
+      this.coldRunners.delete(created.id);
+    }
   }
 
   private untilClaimable(id: string, timeoutMs: number): Promise<Runner> {

@@ -44,8 +44,28 @@ export interface RunnerPatch {
   annotations?: Record<string, string | null>;
 }
 
+/** This replica's standing in a leader election among the controller replicas of one pool. */
+export interface LeaderElection {
+  start(): void;
+  /** Stops taking part; `release` hands the lease over at once instead of letting it expire. */
+  stop(release?: boolean): Promise<void>;
+  isLeader(): boolean;
+}
+
+export interface LeaderElectionRequest {
+  leaseName: string;
+  /** Unique per replica (a pod name, or host and pid). */
+  identity: string;
+  onChange?: (leading: boolean) => void;
+}
+
 export interface Substrate {
   readonly name: string;
+  /**
+   * Present where several controller replicas can share a pool (Kubernetes): only the leader
+   * reconciles, every replica serves claims. Without it a pool has one controller.
+   */
+  leaderElection?(request: LeaderElectionRequest): LeaderElection;
   /** Creates a runner in state `warm` and phase `pending`; it becomes `running` when its agent is ready. */
   createRunner(template: RunnerTemplate): Promise<Runner>;
   /** Stops and removes a runner and everything it had; deleting a missing runner is fine. */

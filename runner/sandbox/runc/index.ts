@@ -52,10 +52,20 @@ export class RuncSandbox implements Sandbox {
     return { available: true };
   }
 
-  /** The ids of the containers in this sandbox's state root. */
+  /**
+   * The ids of the containers in this sandbox's state root. Several agents on one host share the
+   * root, and `runc list` fails when a container another agent removes vanishes while it reads the
+   * root: that race is retried, any other failure is not.
+   */
   async containers(): Promise<string[]> {
-    const listed = JSON.parse((await run(this.runc(), ['--root', this.stateRoot, 'list', '--format', 'json'])) || 'null') as Array<{ id: string }> | null;
-    return (listed ?? []).map((container) => container.id);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const listed = JSON.parse((await run(this.runc(), ['--root', this.stateRoot, 'list', '--format', 'json'])) || 'null') as Array<{ id: string }> | null;
+        return (listed ?? []).map((container) => container.id);
+      } catch (error) {
+        if (attempt >= 5 || !(error instanceof CommandError && /no such file or directory/.test(error.message))) throw error;
+      }
+    }
   }
 
   launch(spec: LaunchSpec): Promise<SandboxedProcess> {

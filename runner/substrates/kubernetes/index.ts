@@ -86,7 +86,7 @@ export class KubernetesSubstrate implements Substrate {
    * A leader elector on a Lease in this substrate's namespace, for the controller replicas of one
    * pool: only the leader reconciles, every replica serves claims.
    */
-  leaderElector(options: Omit<LeaderElectionOptions, 'kubeconfig' | 'namespace'>): LeaderElector {
+  leaderElection(options: Omit<LeaderElectionOptions, 'kubeconfig' | 'namespace'>): LeaderElector {
     return new LeaderElector({ ...options, ...(this.options.kubeconfig !== undefined ? { kubeconfig: this.options.kubeconfig } : {}), namespace: this.namespace });
   }
 

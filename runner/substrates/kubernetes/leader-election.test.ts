@@ -124,7 +124,7 @@ describe('LeaderElector', () => {
 
   it('is made by the kubernetes substrate for its own cluster and namespace', async () => {
     const substrate = new KubernetesSubstrate({ kubeconfig, namespace: 'pool-ns' });
-    const made = substrate.leaderElector({ leaseName: 'from-substrate', identity: 'replica-1', ...TIMING });
+    const made = substrate.leaderElection({ leaseName: 'from-substrate', identity: 'replica-1', ...TIMING });
     electors.push(made);
     made.start();
     await until(() => made.isLeader(), 'leadership');

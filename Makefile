@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node dist/harness/cli/main.js
 BENCH_ARGS ?=
 
-.PHONY: setup system-packages build typecheck services test bench kind-up kind-down clean
+.PHONY: setup system-packages build typecheck services test bench bench-ci kind-up kind-down clean
 
 setup: $(NODE_MODULES_STAMP) system-packages
 
@@ -30,9 +30,18 @@ services: build
 test: setup build typecheck services
 	npx vitest run
 
-bench: setup build
+bench: setup build services
 	$(CLI) bench image $(BENCH_ARGS)
 	$(CLI) bench activation $(BENCH_ARGS)
+	$(CLI) bench pool
+	$(CLI) bench strategies
+
+# The quick profile and the gate on activation time against the committed baseline. The two runs
+# come from different machines, so the tolerance is wide; `mcpwarm gate --base-rev REV` runs the
+# base revision side by side on one machine for a tight comparison.
+bench-ci: setup build
+	$(CLI) bench activation --runs 6 --servers fixture
+	$(CLI) gate --baseline reports/baseline.json --candidate reports/latest/results.json --metric fixture/warm:p50 --tolerance 1.0
 
 kind-up: setup build
 	$(CLI) kind up

@@ -1,6 +1,6 @@
 /**
  * One open-loop step of `bench strategies`: `tools/call` requests on a fixed schedule (seeded
- * Poisson arrivals, or constant gaps),
+ * Poisson arrivals, or constant gaps; strategies-saturation.ts),
  * spread over a pool of MCP sessions (the SDK's Streamable HTTP client), each charged from its
  * planned send time; the gateway's process tree sampled meanwhile for its memory and servers.
  * Requests still unanswered a while after the schedule ends are cancelled and count as errors, so
@@ -10,9 +10,8 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { runOpenLoop } from '../load/open-loop.js';
-import { scheduleOffsets } from '../load/schedule.js';
 import { watchTree } from './process-tree.js';
-import { stepFigures, type StepFigures, type StepOutcome } from './strategies-saturation.js';
+import { stepFigures, stepSchedule, type StepFigures, type StepOutcome } from './strategies-saturation.js';
 
 export const TOOL_NAMES = ['fast', 'slow'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -77,8 +76,7 @@ export interface StepResult {
 }
 
 export async function runStep(options: StepOptions): Promise<StepResult> {
-  const pattern = options.arrivals === 'poisson' ? { pattern: 'poisson' as const, ratePerSecond: options.rate, seed: options.seed } : { pattern: 'constant' as const, ratePerSecond: options.rate };
-  const offsets = scheduleOffsets(pattern, { durationMs: options.durationMs });
+  const offsets = stepSchedule(options.arrivals, options.rate, options.durationMs, options.seed);
   const outstanding = new Map<number, AbortController>();
   const abandoned = new Set<number>();
   const deadline = setTimeout(() => {

@@ -8,7 +8,7 @@ describe('strategiesSettings', () => {
     const settings = strategiesSettings({});
     expect(settings.targets).toEqual(['s-rard', 'p-rard', 'per-session', 'supergateway-stateful', 'supergateway-stateless']);
     expect(settings.tools).toEqual(['fast', 'slow']);
-    expect(settings).toMatchObject({ arrivals: 'poisson', backends: 4, sessions: 8, stepDurationMs: 1500, refineSteps: 2, p99BoundMs: { fast: 100, slow: 1000 } });
+    expect(settings).toMatchObject({ arrivals: 'poisson', retries: 1, backends: 4, sessions: 8, stepDurationMs: 1500, refineSteps: 2, p99BoundMs: { fast: 100, slow: 1000 } });
     expect(settings.ladders.fast[0]).toBe(50);
     expect(strategiesOptionProblems(settings)).toEqual([]);
   });
@@ -21,6 +21,7 @@ describe('strategiesSettings', () => {
     expect(settings.stepDurationMs).toBe(200);
     expect(settings.arrivals).toBe('constant');
     expect(settings.refineSteps).toBe(0);
+    expect(settings.retries).toBe(0);
     expect(settings.sessions).toBe(4);
   });
 

@@ -25,6 +25,7 @@ export interface StrategiesFlags {
   fastRates?: string;
   slowRates?: string;
   refine?: number;
+  retries?: number;
   fastP99Ms?: number;
   slowP99Ms?: number;
   latencyRounds?: number;
@@ -41,6 +42,7 @@ const FULL = {
   minRequestsPerStep: 20,
   ladders: { fast: geometricLadder(50, 2, 3200), slow: geometricLadder(5, 2, 320) },
   refineSteps: 2,
+  retries: 1,
   latencyRounds: 300,
   latencyWarmupRounds: 30,
 };
@@ -51,6 +53,7 @@ const QUICK: typeof FULL = {
   minRequestsPerStep: 5,
   ladders: { fast: [20, 40], slow: [5, 10] },
   refineSteps: 0,
+  retries: 0,
   latencyRounds: 20,
   latencyWarmupRounds: 5,
 };
@@ -93,6 +96,7 @@ export function strategiesSettings(flags: StrategiesFlags): StrategiesSettings {
     minRequestsPerStep: preset.minRequestsPerStep,
     ladders,
     refineSteps: flags.refine ?? preset.refineSteps,
+    retries: flags.retries ?? preset.retries,
     p99BoundMs: { fast: flags.fastP99Ms ?? 100, slow: flags.slowP99Ms ?? 1000 },
     latencyRounds: flags.latencyRounds ?? preset.latencyRounds,
     latencyWarmupRounds: preset.latencyWarmupRounds,

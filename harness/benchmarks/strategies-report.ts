@@ -25,7 +25,7 @@ function errorsCell(errors: Record<string, number>): string {
 export function stepProgressLine(tool: ToolName, name: TargetName, step: LoadStep): string {
   const { figures } = step;
   const verdict = step.verdict.sustained ? 'sustained' : `NOT sustained: ${step.verdict.reasons.join('; ')}`;
-  return `  ${tool} ${name} at ${step.rate}/s: ${figures.achievedRate.toFixed(1)} answers/s, p50 ${formatMs(figures.latencyMs.p50)} ms, p99 ${formatMs(figures.latencyMs.p99)} ms, errors ${errorsCell(figures.errors)}, ${step.servers} servers, ${(step.rssBytes / MIB).toFixed(0)} MiB: ${verdict}`;
+  return `  ${tool} ${name} at ${step.rate}/s${step.attempt > 1 ? ` (attempt ${step.attempt})` : ''}: ${figures.achievedRate.toFixed(1)} answers/s, p50 ${formatMs(figures.latencyMs.p50)} ms, p99 ${formatMs(figures.latencyMs.p99)} ms, errors ${errorsCell(figures.errors)}, ${step.servers} servers, ${(step.rssBytes / MIB).toFixed(0)} MiB: ${verdict}`;
 }
 
 function loadTable(entries: readonly TargetLoad[]): Table {
@@ -35,7 +35,7 @@ function loadTable(entries: readonly TargetLoad[]): Table {
       const f = step.figures;
       rows.push([
         i === 0 ? TARGETS[entry.target].label : '',
-        String(step.rate),
+        step.attempt > 1 ? `${step.rate} again` : String(step.rate),
         f.achievedRate.toFixed(1),
         formatMs(f.latencyMs.p50),
         formatMs(f.latencyMs.p99),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { geometricLadder, judgeStep, nextRate, saturated, stepDurationMs, stepFigures, sustainableRate, type StepOutcome, type TriedRate } from './strategies-saturation.js';
+import { geometricLadder, judgeStep, nextRate, saturated, stepDurationMs, stepFigures, stepSchedule, sustainableRate, type StepOutcome, type TriedRate } from './strategies-saturation.js';
 
 const criteria = { maxErrorRate: 0.01, p99BoundMs: 50, minAchievedShare: 0.9 };
 
@@ -107,5 +107,24 @@ describe('ladders and step lengths', () => {
   it('lengthens steps at low rates to schedule enough requests', () => {
     expect(stepDurationMs(100, 2000, 20)).toBe(2000);
     expect(stepDurationMs(5, 2000, 20)).toBe(4000);
+  });
+});
+
+describe('stepSchedule', () => {
+  it('holds exactly rate x duration requests, ascending, within the step', () => {
+    for (const seed of [1, 2, 3]) {
+      const offsets = stepSchedule('poisson', 40, 1500, seed);
+      expect(offsets).toHaveLength(60);
+      expect(offsets.every((at, i) => at >= 0 && at < 1500 && (i === 0 || at >= offsets[i - 1]!))).toBe(true);
+    }
+    expect(stepSchedule('poisson', 40, 1500, 7)).toEqual(stepSchedule('poisson', 40, 1500, 7));
+    expect(stepSchedule('constant', 10, 1000, 1)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
+  });
+
+  it('spreads Poisson arrivals unevenly: some gaps far shorter and far longer than the mean', () => {
+    const offsets = stepSchedule('poisson', 100, 10_000, 4);
+    const gaps = offsets.slice(1).map((at, i) => at - offsets[i]!);
+    expect(Math.min(...gaps)).toBeLessThan(1);
+    expect(Math.max(...gaps)).toBeGreaterThan(40);
   });
 });

@@ -6,6 +6,8 @@
  * is narrowed by geometric bisection. The sustainable rate is the highest sustained rate below the
  * lowest failed one; with one p99 bound for every target, it is each target's throughput at equal p99.
  */
+import { scheduleOffsets } from '../load/schedule.js';
+import { seededRandom } from '../measure/arrivals.js';
 import { summarize, type Summary } from '../measure/stats.js';
 
 export interface StepCriteria {
@@ -147,4 +149,16 @@ export function geometricLadder(start: number, factor: number, max: number): num
 /** A step lasts `baseMs`, longer at low rates so it schedules about `minRequests` (a p99 of a handful of requests is their maximum). */
 export function stepDurationMs(rate: number, baseMs: number, minRequests: number): number {
   return Math.max(baseMs, Math.ceil((minRequests * 1000) / rate));
+}
+
+/**
+ * A step's planned send times: evenly spaced, or a Poisson process holding exactly `rate x
+ * duration` requests (given their number, a Poisson process's arrival times are independent and
+ * uniform over the window). Fixing the count makes every step offer its nominal rate: a short
+ * unconditioned schedule strays from it by a fifth or more.
+ */
+export function stepSchedule(arrivals: 'poisson' | 'constant', rate: number, durationMs: number, seed: number): number[] {
+  if (arrivals === 'constant') return scheduleOffsets({ pattern: 'constant', ratePerSecond: rate }, { durationMs });
+  const random = seededRandom(seed);
+  return Array.from({ length: Math.round((rate * durationMs) / 1000) }, () => random() * durationMs).sort((a, b) => a - b);
 }

@@ -320,6 +320,7 @@ const benchStrategiesCommand: CommandModule<object, BenchStrategiesArgs> = {
       .option('fast-rates', { type: 'string', describe: 'Rising rates for the fast tool, requests/s (default 50,100,...,3200)' })
       .option('slow-rates', { type: 'string', describe: 'Rising rates for the 100 ms tool (default 5,10,...,320)' })
       .option('refine', { type: 'number', describe: 'Bisection steps after the first rate not sustained (default 2)' })
+      .option('retries', { type: 'number', describe: 'Times a rate not sustained is tried again (default 1: a stall from elsewhere on a shared machine can sink one step)' })
       .option('fast-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, fast tool (default 100)' })
       .option('slow-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, 100 ms tool (default 1000)' })
       .option('latency-rounds', { type: 'number', describe: 'Rounds of one call per gateway and client for the added latency (default 300; 0 skips it)' })

@@ -50,7 +50,8 @@ describe('bench pool', () => {
 
   it('measures docker-cold, warm and hot side by side, an open loop and the RSS, and leaves nothing behind', async () => {
     const args = ['--rate', '2', '--duration', '2', '--size', '3', '--hot', '1', '--rounds', '1', '--warmup-rounds', '0', '--runner-count-for-rss', '1', '--server', 'fixture'];
-    const run = await runCli(['bench', 'pool', ...args, '--hold-ms', '200', '--work-dir', base, '--json']);
+    const runs = join(base, 'reports', 'runs');
+    const run = await runCli(['bench', 'pool', ...args, '--hold-ms', '200', '--work-dir', base, '--out-dir', runs, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const result = run.json as PoolBenchResult;
     expect(result).toMatchObject({ benchmark: 'pool', config: { server: 'fixture', size: 3, hot: 1, rounds: 1, warmupRounds: 0, rssRunners: 1, holdMs: 200 } });
@@ -103,8 +104,14 @@ describe('bench pool', () => {
 
     expect(result.targets.map((t) => t.name)).toEqual(expect.arrayContaining([expect.stringMatching(/hot activation p99/), expect.stringMatching(/claim p99/)]));
 
-    // Nothing left: no process started from the work directory, and the directory itself is gone.
+    // The run directory: the results document with the side-by-side and open-loop variants.
+    const [runId] = await readdir(runs);
+    const document = JSON.parse(await readFile(join(runs, runId!, 'results.json'), 'utf8')) as { benchmark: string; variants: Array<{ name: string }> };
+    expect(document.benchmark).toBe('pool');
+    expect(document.variants.map((v) => v.name)).toEqual(expect.arrayContaining(['side-by-side/warm', 'side-by-side/hot', 'open-loop/hot']));
+
+    // Nothing left: no process started from the work directory, and the scratch directory is gone.
     expect((await processesMentioning(base)).map((p) => `${p.pid}: ${p.cmdline}`)).toEqual([]);
-    expect(await readdir(base)).toEqual([]);
+    expect(await readdir(base)).toEqual(['reports']);
   });
 });

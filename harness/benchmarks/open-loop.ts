@@ -25,9 +25,11 @@ export interface OpenLoopResult extends OpenLoopFigures {
   refill: {
     /** From a claim to the next runner becoming claimable (see harness/measure/refill.ts). */
     afterClaimMs: Summary;
+    afterClaimSamplesMs: number[];
     unreplaced: number;
     /** From a runner's creation to it being claimable. */
     runnerStartMs: Summary;
+    runnerStartSamplesMs: number[];
     /** The controller's own moving average of the start time, for comparison. */
     controllerEstimateMs: number;
   };
@@ -94,13 +96,16 @@ export async function runOpenLoop(controller: ControllerProcess, options: OpenLo
   await controller.settled(60_000).catch(() => undefined);
   const controllerPeakRssBytes = await watcher.stop();
   const refill = refillTimes(timeline.claims(), timeline.readyTimes());
+  const runnerStarts = timeline.startTimes();
   const { refillSeconds } = await controller.pool();
   return {
     ...openLoopFigures(outcomes),
     refill: {
       afterClaimMs: summarize(refill.refillMs),
+      afterClaimSamplesMs: refill.refillMs,
       unreplaced: refill.unreplaced,
-      runnerStartMs: summarize(timeline.startTimes()),
+      runnerStartMs: summarize(runnerStarts),
+      runnerStartSamplesMs: runnerStarts,
       controllerEstimateMs: refillSeconds * 1000,
     },
     controllerPeakRssBytes,

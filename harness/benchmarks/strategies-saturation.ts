@@ -38,9 +38,10 @@ export interface StepFigures {
   errors: Record<string, number>;
   errorRate: number;
   /**
-   * Answers per second over the step, stretched to the last answer less the median latency: a
-   * gateway that keeps up answers its last request about as late as its others, one that falls
-   * behind answers it later and later.
+   * The rate the gateway kept up with: answers per second over the step, divided by one plus the
+   * slope of latency against planned send time. A gateway that keeps up answers late requests as
+   * fast as early ones (slope 0); one that serves mu of lambda requests per second answers each
+   * later than the one before, latency growing by lambda/mu - 1 per unit of time, which gives mu.
    */
   achievedRate: number;
   /** Of the answered requests, from their planned send time. */
@@ -53,29 +54,48 @@ export interface StepVerdict {
   reasons: string[];
 }
 
+/** Least-squares slope of y against x (0 with fewer than two distinct x). */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let covariance = 0;
+  let variance = 0;
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY);
+    variance += (x - meanX) ** 2;
+  }
+  return variance > 0 ? covariance / variance : 0;
+}
+
 export function stepFigures(offeredRate: number, durationMs: number, outcomes: readonly StepOutcome[]): StepFigures {
   const errors: Record<string, number> = {};
-  const latencies: number[] = [];
-  let lastEndedMs = 0;
+  const answered: Array<[number, number]> = [];
   for (const outcome of outcomes) {
-    if (outcome.ok) {
-      latencies.push(outcome.latencyMs);
-      lastEndedMs = Math.max(lastEndedMs, outcome.endedMs);
-    } else errors[outcome.error] = (errors[outcome.error] ?? 0) + 1;
+    if (outcome.ok) answered.push([outcome.plannedMs, outcome.latencyMs]);
+    else errors[outcome.error] = (errors[outcome.error] ?? 0) + 1;
   }
-  const latencyMs = summarize(latencies);
-  const windowMs = latencies.length === 0 ? durationMs : Math.max(durationMs, lastEndedMs - latencyMs.p50);
+  const backlogGrowth = Math.max(0, slope(answered));
   return {
     offeredRate,
     scheduled: outcomes.length,
     scheduledRate: (outcomes.length * 1000) / durationMs,
     durationMs,
-    answered: latencies.length,
+    answered: answered.length,
     errors,
-    errorRate: outcomes.length === 0 ? 0 : (outcomes.length - latencies.length) / outcomes.length,
-    achievedRate: (latencies.length * 1000) / windowMs,
-    latencyMs,
+    errorRate: outcomes.length === 0 ? 0 : (outcomes.length - answered.length) / outcomes.length,
+    achievedRate: (answered.length * 1000) / durationMs / (1 + backlogGrowth),
+    latencyMs: summarize(answered.map(([, latency]) => latency)),
   };
+}
+
+/**
+ * Whether a step not sustained is worth trying again: a stall from elsewhere on a shared machine
+ * delays requests, it does not make a tenth of them fail.
+ */
+export function worthRetrying(figures: StepFigures): boolean {
+  return figures.scheduled > 0 && figures.errorRate <= 0.1;
 }
 
 const percent = (share: number): string => `${(share * 100).toFixed(share < 0.1 ? 1 : 0)}%`;

@@ -38,6 +38,7 @@ import {
   saturated,
   stepDurationMs,
   sustainableRate,
+  worthRetrying,
   type StepFigures,
   type StepVerdict,
   type TriedRate,
@@ -60,7 +61,7 @@ export interface StrategiesBenchOptions {
   /** Rising rates per tool (requests per second). */
   ladders: Record<ToolName, number[]>;
   refineSteps: number;
-  /** Times a rate not sustained is tried again before it counts as not sustained. */
+  /** Times a rate not sustained is tried again before it counts as not sustained (not when a tenth of its requests failed). */
   retries: number;
   /** The p99 a step may reach and still be sustained, per tool: the same for every gateway. */
   p99BoundMs: Record<ToolName, number>;
@@ -274,7 +275,8 @@ async function measureLoad(tool: ToolName, name: TargetName, options: Strategies
       const durationMs = stepDurationMs(rate, options.stepDurationMs, options.minRequestsPerStep);
       // A rate not sustained is tried again: on a shared machine, a stall from elsewhere can sink one step.
       let sustained = false;
-      for (let attempt = 1; attempt <= 1 + options.retries && !sustained; attempt += 1) {
+      let retry = true;
+      for (let attempt = 1; attempt <= 1 + options.retries && !sustained && retry; attempt += 1) {
         const result = await runStep({
           clients,
           tool: TOOLS[tool],
@@ -301,6 +303,7 @@ async function measureLoad(tool: ToolName, name: TargetName, options: Strategies
         };
         steps.push(step);
         sustained = step.verdict.sustained;
+        retry = worthRetrying(step.figures);
         if (sustained) latencies.set(rate, result.latenciesMs);
         options.progress(stepProgressLine(tool, name, step));
         // A gateway that fell behind gets a moment to finish what it had taken on.

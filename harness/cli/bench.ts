@@ -9,6 +9,7 @@ import type { MachineFingerprint } from '../measure/fingerprint.js';
 import { summaryHeader, summaryRow, targetLines, type TargetLine } from '../report/console.js';
 import { runActivationBenchmark, type ActivationBenchResult, type ServerName } from '../benchmarks/activation.js';
 import { checkPoolOptions, runPoolBenchmark, type PoolBenchResult, type SideVariant } from '../benchmarks/pool.js';
+import { poolResults } from '../benchmarks/pool-results.js';
 import { activationResults, imageResults } from '../results/from-benchmarks.js';
 import { DEFAULT_RUNS_DIR, writeRun } from '../report/run-dir.js';
 import { strategiesSettings, type StrategiesFlags } from '../benchmarks/strategies-options.js';
@@ -250,6 +251,7 @@ interface BenchPoolArgs extends JsonFlag {
   seed: number;
   workDir?: string;
   out?: string;
+  outDir: string;
   check: boolean;
 }
 
@@ -274,6 +276,7 @@ const benchPoolCommand: CommandModule<object, BenchPoolArgs> = {
       .option('seed', { type: 'number', default: 1, describe: 'Seed of the arrival schedule (the same seed offers the same load)' })
       .option('work-dir', { type: 'string', describe: 'Where the registry, pools and caches go (default: /dev/shm when it is a tmpfs)' })
       .option('out', { type: 'string', describe: 'Also write the results JSON to this file' })
+      .option('out-dir', { type: 'string', default: DEFAULT_RUNS_DIR, describe: 'Write the run (results.json, report.md, report.html, charts) to DIR/<run id>; DIR/../latest points at it' })
       .option('check', { type: 'boolean', default: false, describe: 'Exit 1 when a target is missed' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the results JSON on stdout' }) as unknown as Argv<BenchPoolArgs>,
   handler: handler(async (argv: BenchPoolArgs) => {
@@ -295,6 +298,7 @@ const benchPoolCommand: CommandModule<object, BenchPoolArgs> = {
       runPoolBenchmark({ ...settings, workDir, dockerdStateDir: defaultDockerdDir(), cleanups, progress: (line) => say(line) }),
     );
     printPoolReport(result);
+    say(`run written to ${(await writeRun(poolResults(result), { runsDir: argv.outDir })).dir}`);
     await emit(result, argv);
   }),
 };
@@ -320,7 +324,7 @@ const benchStrategiesCommand: CommandModule<object, BenchStrategiesArgs> = {
       .option('fast-rates', { type: 'string', describe: 'Rising rates for the fast tool, requests/s (default 50,100,...,3200)' })
       .option('slow-rates', { type: 'string', describe: 'Rising rates for the 100 ms tool (default 5,10,...,320)' })
       .option('refine', { type: 'number', describe: 'Bisection steps after the first rate not sustained (default 2)' })
-      .option('retries', { type: 'number', describe: 'Times a rate not sustained is tried again (default 1: a stall from elsewhere on a shared machine can sink one step)' })
+      .option('retries', { type: 'number', describe: 'Times a rate not sustained is tried again, unless a tenth of its requests failed (default 1: a stall from elsewhere on a shared machine can sink one step)' })
       .option('fast-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, fast tool (default 100)' })
       .option('slow-p99-ms', { type: 'number', describe: 'p99 bound of a sustained step, 100 ms tool (default 1000)' })
       .option('latency-rounds', { type: 'number', describe: 'Rounds of one call per gateway and client for the added latency (default 300; 0 skips it)' })

@@ -66,6 +66,13 @@ describe.skipIf(kubectl === undefined)('deploy/', () => {
     expect(privilegedPaths([...manifests, runnerPod])).toEqual([]);
   });
 
+  it('refuses an object that breaks the schema (the validation above can fail)', async () => {
+    const deployment = (await render('deploy/base')).find((m) => m.kind === 'Deployment')!;
+    const Model = modelOf(deployment);
+    expect(() => new Model({ ...deployment, spec: { ...deployment.spec, replicas: 'two' } }).validate()).toThrow(/replicas/);
+    expect(() => new Model({ ...deployment, spec: { ...deployment.spec, selector: undefined } }).validate()).toThrow(/selector/);
+  });
+
   it('grants the controller exactly the API calls the substrate and its leader election make', async () => {
     const manifests = await render('deploy/base');
     const granted = find(manifests, 'Role', 'mcpwarm-controller').rules.flatMap((rule: { apiGroups: string[]; resources: string[]; verbs: string[] }) =>

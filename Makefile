@@ -3,8 +3,9 @@ SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 CLI := node dist/harness/cli/main.js
 BENCH_ARGS ?=
+KIND_BENCH_ARGS ?=
 
-.PHONY: setup system-packages build typecheck services test bench bench-ci kind-up kind-down clean
+.PHONY: setup system-packages build typecheck services test bench bench-ci kind-up kind-bench kind-down clean
 
 setup: $(NODE_MODULES_STAMP) system-packages
 
@@ -45,6 +46,12 @@ bench-ci: setup build
 
 kind-up: setup build
 	$(CLI) kind up
+
+# The kind scenarios against the cluster `make kind-up` made; fails at once (TOOL_MISSING) without docker, kind or kubectl.
+kind-bench: build
+	$(CLI) kind check
+	$(CLI) bench run scenarios/kind/cold-vs-warm.scenario.yaml $(KIND_BENCH_ARGS)
+	$(CLI) bench run scenarios/kind/stdio-strategies.scenario.yaml $(KIND_BENCH_ARGS)
 
 kind-down: build
 	$(CLI) kind down

@@ -18,7 +18,7 @@ export const ERROR_CATALOGUE = {
   REF_INVALID: { exit: 2, http: 400, hint: 'Use name[:tag][@sha256:<64 hex>], host[:port]/path:tag, or oci:DIR[:TAG].' },
 
   REGISTRY_UNREACHABLE: { exit: 1, http: 502, hint: 'Check that the registry is running and reachable (for the local one: mcpwarm registry status).' },
-  REGISTRY_INSECURE_REFUSED: { exit: 2, http: 400, hint: 'Plain HTTP is used only for loopback registries or when --insecure is given.' },
+  REGISTRY_INSECURE_REFUSED: { exit: 2, http: 400, hint: 'Plain HTTP is used only for loopback registries, those named with --insecure-registry or MCPWARM_INSECURE_REGISTRIES, or with --insecure.' },
   REGISTRY_AUTH_FAILED: { exit: 1, http: 502, hint: 'Check the credentials in your Docker config.json (DOCKER_CONFIG) for this registry.' },
   REGISTRY_PROTOCOL: { exit: 1, http: 502, hint: 'The registry answered something the OCI distribution API does not allow; see the message.' },
   REGISTRY_UNAVAILABLE: { exit: 1, http: 503, hint: 'The registry kept failing with 5xx responses or dropped connections; retry later.' },

@@ -1,6 +1,7 @@
 /**
- * An agent that dies (SIGKILL) leaves its servers running and their rootfs mounted; the next agent
- * on the same cache takes all of that down at start-up.
+ * An agent that dies (SIGKILL) leaves its servers' rootfs mounted (and its servers running, while
+ * they have not noticed their stdin closed); the next agent on the same cache takes all of that
+ * down at start-up.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -51,8 +52,8 @@ it('sweeps the servers, mounts and scratch of an agent that was killed', async (
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await exited;
-  // The agent is gone; its server, container and mount are not.
-  expect(existsSync(`/proc/${info.pid}`)).toBe(true);
+  // The agent is gone; its rootfs mount is not. (Its server and container may be gone by now or
+  // not: an MCP server ends when its stdin closes, and the agent held the other end.)
   expect(mountsUnder(join(cacheDir, 'instances')).length).toBeGreaterThan(0);
 
   const successor = await startAgent({ host: '127.0.0.1', port: 0, cacheDir, sandbox: 'auto', token: TOKEN });

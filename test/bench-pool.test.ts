@@ -48,7 +48,7 @@ describe('bench pool', () => {
     expect(await readdir(base)).toEqual([]);
   });
 
-  it('measures docker-cold, warm and hot side by side, an open loop and the RSS, and leaves nothing behind', async () => {
+  it('measures docker-cold (shared and empty engines), warm and hot side by side, an open loop and the RSS, and leaves nothing behind', async () => {
     const args = ['--rate', '2', '--duration', '2', '--size', '3', '--hot', '1', '--rounds', '1', '--warmup-rounds', '0', '--runner-count-for-rss', '1', '--server', 'fixture'];
     const runs = join(base, 'reports', 'runs');
     const run = await runCli(['bench', 'pool', ...args, '--hold-ms', '200', '--work-dir', base, '--out-dir', runs, '--json']);
@@ -75,6 +75,13 @@ describe('bench pool', () => {
       for (const phase of ['pullMs', 'createMs', 'startMs', 'initializeMs']) expect(docker!.phases[phase]).toBeGreaterThan(0);
       expect(docker!.ms).toBeGreaterThan(docker!.phases.pullMs!);
       expect(result.sideBySide.dockerColdOverWarmP50).toBeCloseTo(variants['docker-cold']!.summary.p50 / variants.warm!.summary.p50, 6);
+      // The engine with empty storage pulled every layer; it and its storage are gone afterwards.
+      const [clean] = variants['docker-cold-clean']!.samples;
+      expect(clean).toMatchObject({ round: 1, imageAbsentBefore: true, layersAlreadyPresent: 0 });
+      expect(clean!.phases.pullMs).toBeGreaterThan(0);
+      expect(result.sideBySide.dockerColdCleanOverWarmP50).toBeCloseTo(variants['docker-cold-clean']!.summary.p50 / variants.warm!.summary.p50, 6);
+      expect(result.targets.find((t) => t.name.includes('empty storage'))?.measured).toBeCloseTo(result.sideBySide.dockerColdCleanOverWarmP50!, 6);
+      expect((await processesMentioning('--data-root')).filter((p) => p.cmdline.includes('dockerd'))).toEqual([]);
       const engine = new Docker({ socketPath: dockerSocketPath() });
       const registry = result.config.image.reference.split('/')[0]!;
       expect((await engine.listContainers({ all: true })).filter((c) => c.Image.startsWith(registry))).toEqual([]);

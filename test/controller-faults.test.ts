@@ -7,14 +7,12 @@
  * controller killed and restarted on its state directory (activations recovered from the
  * runners). Each checks that the pool returns to its target and no process of a dead runner is left.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activation } from '../runner/controller/controller.js';
 import { CLAIM_ANNOTATIONS } from '../runner/controller/claim.js';
-import { mountsUnder } from '../runner/mounts.js';
 import { RuncSandbox } from '../runner/sandbox/runc/index.js';
 import { ProcessSubstrate } from '../runner/substrates/process/index.js';
 import type { Runner, RunnerEvent } from '../runner/substrates/types.js';
@@ -24,7 +22,9 @@ import {
   agentPid,
   agentProcesses,
   callController,
+  expectRunnerGone,
   metricValue,
+  poolSettled,
   processesMentioning,
   processRuns,
   startInProcessController,
@@ -53,20 +53,6 @@ function mcpClient(url: string, activation: Activation, sessionId?: string): { c
     ...(sessionId !== undefined ? { sessionId } : {}),
   });
   return { client: new Client({ name: 'controller-faults-test', version: '1.0.0' }), transport };
-}
-
-/** Exactly `available` runners, each warm and ready: nothing claimed, starting, draining or failed. */
-async function poolSettled(harness: { url: string }, available: number): Promise<boolean> {
-  const pool = (await callController(harness.url, 'GET', '/pool')).json;
-  return pool.available === available && pool.runnerList.length === available;
-}
-
-/** Nothing of a dead runner is left: its directory, mounts, agent, runc containers. */
-async function expectRunnerGone(harness: InProcessController, runnerId: string): Promise<void> {
-  const dir = join(harness.stateDir, 'runners', runnerId);
-  await until(async () => !existsSync(dir) && !(await harness.substrate.listRunners()).some((r) => r.id === runnerId), 30_000, `runner ${runnerId} to be deleted`);
-  expect(await processesMentioning(dir)).toEqual([]);
-  expect(mountsUnder(dir)).toEqual([]);
 }
 
 describe('runners lost during and after an activation (failures seen by the controller alone)', () => {

@@ -4,80 +4,34 @@
  * claim race: 200 concurrent activations against a pool of 20 with zero double assignments,
  * checked on the runners themselves.
  */
-import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startController, type Activation, type RunningController } from '../runner/controller/controller.js';
-import { Pool } from '../runner/controller/pool.js';
+import type { Activation } from '../runner/controller/controller.js';
 import { runnerToken } from '../runner/controller/runner-token.js';
-import { ProcessSubstrate } from '../runner/substrates/process/index.js';
 import type { Runner } from '../runner/substrates/types.js';
 import { imageFixture, type ImageFixture } from './support/agent-fixture.js';
 import { runCli } from './support/cli.js';
+import { CONTROLLER_TOKEN, callController, startInProcessController, until, type InProcessController } from './support/controller-harness.js';
 
-const TOKEN = 'controller-test-token';
 let images: ImageFixture;
 
-async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const response = await fetch(new URL(path, url), {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json().catch(() => undefined), headers: response.headers };
-}
-
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-interface Harness {
-  controller: RunningController;
-  substrate: ProcessSubstrate;
-  stateDir: string;
-  close(): Promise<void>;
-}
-
-async function startPool(name: string, size: number, options: { maxWaitMs?: number; coldFallback?: boolean; hot?: boolean; leaseMs?: number } = {}): Promise<Harness> {
-  const stateDir = join(images.work, name);
-  const substrate = new ProcessSubstrate({ stateDir, stopGraceMs: 2000 });
-  const token = await runnerToken(stateDir);
-  const pool = new Pool({
-    substrate,
-    template: { pool: name, token, allow: [`${images.registry.address}/mcp/*`] },
-    policy: { warmTarget: size, maxSize: size * 2, maxAgeMs: 3_600_000, backoffBaseMs: 500, backoffMaxMs: 5000 },
-    maxWaitMs: options.maxWaitMs ?? 1000,
-    maxQueue: 1000,
-    coldFallback: options.coldFallback ?? false,
-    reconcileIntervalMs: 500,
-  });
-  const controller = await startController(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      pool,
-      token: TOKEN,
+/** A pool of `size` on the process substrate, with the fixture as a named server (and, with `hot`, kept hot). */
+function startPool(
+  name: string,
+  size: number,
+  options: { maxWaitMs?: number; coldFallback?: boolean; hot?: boolean; leaseMs?: number } = {},
+): Promise<InProcessController> {
+  return startInProcessController(images, name, {
+    size,
+    // The claim race queues up to 180 activations: none is refused for a full queue.
+    pool: { maxWaitMs: options.maxWaitMs ?? 1000, maxQueue: 1000, coldFallback: options.coldFallback ?? false },
+    controller: {
       leaseMs: options.leaseMs ?? 600_000,
       servers: [{ name: 'fixture', image: images.fixture }],
       ...(options.hot ? { hot: [{ image: images.fixture, min: 1, max: 1 }] } : {}),
     },
-    token,
-  );
-  return {
-    controller,
-    substrate,
-    stateDir,
-    close: async () => {
-      await controller.close();
-      await Promise.all((await substrate.listRunners()).map((runner) => substrate.deleteRunner(runner.id)));
-      await substrate.close();
-    },
-  };
+  });
 }
 
 beforeAll(async () => {
@@ -89,12 +43,12 @@ afterAll(async () => {
 });
 
 describe('a small pool', () => {
-  let harness: Harness;
+  let harness: InProcessController;
 
   beforeAll(async () => {
     harness = await startPool('small', 2, { hot: true });
-    await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
-    await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.hot[0].ready === 1, 60_000, 'a hot instance');
+    await until(async () => (await callController(harness.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
+    await until(async () => (await callController(harness.url, 'GET', '/pool')).json.hot[0].ready === 1, 60_000, 'a hot instance');
   }, 120_000);
 
   afterAll(async () => {
@@ -102,24 +56,24 @@ describe('a small pool', () => {
   });
 
   it('serves a plain request from the hot tier at once, and refills it', async () => {
-    const answer = await call(harness.controller.url, 'POST', '/activations', { image: images.fixture });
+    const answer = await callController(harness.url, 'POST', '/activations', { image: images.fixture });
     expect(answer.status, JSON.stringify(answer.json)).toBe(201);
     const activation = answer.json as Activation;
     expect(activation.tier).toBe('hot');
     expect(activation.phases.totalMs).toBeLessThan(activation.phases.initializeMs + activation.phases.startMs);
     const client = new Client({ name: 'controller-test', version: '1.0.0' });
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(activation.endpoint, harness.controller.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }),
+      new StreamableHTTPClientTransport(new URL(activation.endpoint, harness.url), { requestInit: { headers: { authorization: `Bearer ${CONTROLLER_TOKEN}` } } }),
     );
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);
     await client.close();
-    await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.hot[0].ready === 1, 60_000, 'the hot refill');
-    expect((await call(harness.controller.url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
+    await until(async () => (await callController(harness.url, 'GET', '/pool')).json.hot[0].ready === 1, 60_000, 'the hot refill');
+    expect((await callController(harness.url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
   }, 120_000);
 
   it('activates from the warm tier, serves MCP through the controller, and replaces the runner afterwards', async () => {
     // With an override, the request cannot be served by a pre-made instance.
-    const answer = await call(harness.controller.url, 'POST', '/activations', { image: images.fixture, env: { FROM: 'warm' } });
+    const answer = await callController(harness.url, 'POST', '/activations', { image: images.fixture, env: { FROM: 'warm' } });
     expect(answer.status, JSON.stringify(answer.json)).toBe(201);
     const activation = answer.json as Activation;
     expect(activation).toMatchObject({ tier: 'warm', endpoint: `/activations/${activation.activationId}/mcp` });
@@ -127,52 +81,52 @@ describe('a small pool', () => {
 
     const client = new Client({ name: 'controller-test', version: '1.0.0' });
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(activation.endpoint, harness.controller.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }),
+      new StreamableHTTPClientTransport(new URL(activation.endpoint, harness.url), { requestInit: { headers: { authorization: `Bearer ${CONTROLLER_TOKEN}` } } }),
     );
     const echoed = await client.callTool({ name: 'echo', arguments: { text: 'via the controller' } });
     expect(JSON.stringify(echoed.content)).toContain('via the controller');
     await client.close();
 
-    expect((await call(harness.controller.url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
+    expect((await callController(harness.url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
     // Single use: the runner is destroyed and the pool refilled with a new one.
     await until(async () => !(await harness.substrate.listRunners()).some((r) => r.id === activation.runner), 30_000, 'the used runner to go');
-    await until(async () => (await call(harness.controller.url, 'GET', '/pool')).json.available >= 2, 60_000, 'the refill');
+    await until(async () => (await callController(harness.url, 'GET', '/pool')).json.available >= 2, 60_000, 'the refill');
   }, 120_000);
 
   it('manages a named server: start, scale, stop, idempotently, over HTTP and the CLI', async () => {
-    const url = harness.controller.url;
-    expect((await call(url, 'GET', '/servers')).json.servers).toMatchObject([{ name: 'fixture', status: 'stopped', replicas: 0 }]);
-    const started = await call(url, 'POST', '/servers/fixture/start');
+    const url = harness.url;
+    expect((await callController(url, 'GET', '/servers')).json.servers).toMatchObject([{ name: 'fixture', status: 'stopped', replicas: 0 }]);
+    const started = await callController(url, 'POST', '/servers/fixture/start');
     expect(started.status, JSON.stringify(started.json)).toBe(200);
     expect(started.json).toMatchObject({ status: 'running', replicas: 1, readyReplicas: 1 });
-    expect((await call(url, 'POST', '/servers/fixture/start')).json).toMatchObject({ status: 'running', replicas: 1 });
-    expect((await call(url, 'POST', '/servers/fixture/scale', { replicas: 2 })).json).toMatchObject({ status: 'running', readyReplicas: 2 });
-    const status = await runCli(['servers', 'status', 'fixture', '--controller', url, '--json'], { MCPWARM_TOKEN: TOKEN });
+    expect((await callController(url, 'POST', '/servers/fixture/start')).json).toMatchObject({ status: 'running', replicas: 1 });
+    expect((await callController(url, 'POST', '/servers/fixture/scale', { replicas: 2 })).json).toMatchObject({ status: 'running', readyReplicas: 2 });
+    const status = await runCli(['servers', 'status', 'fixture', '--controller', url, '--json'], { MCPWARM_TOKEN: CONTROLLER_TOKEN });
     expect(status.code, status.stderr).toBe(0);
     expect(status.json).toMatchObject({ name: 'fixture', status: 'running', readyReplicas: 2 });
-    const stopped = await runCli(['servers', 'stop', 'fixture', '--controller', url, '--json'], { MCPWARM_TOKEN: TOKEN });
+    const stopped = await runCli(['servers', 'stop', 'fixture', '--controller', url, '--json'], { MCPWARM_TOKEN: CONTROLLER_TOKEN });
     expect(stopped.json).toMatchObject({ status: 'stopped', replicas: 0, readyReplicas: 0 });
-    expect((await call(url, 'POST', '/servers/fixture/stop', { force: true })).json).toMatchObject({ status: 'stopped' });
-    expect((await call(url, 'POST', '/servers/fixture/scale', { replicas: 11 })).json.error.code).toBe('REQUEST_INVALID');
-    expect((await call(url, 'GET', '/servers/unknown')).json.error.code).toBe('SERVER_NOT_FOUND');
-    const unknown = await runCli(['servers', 'start', 'unknown', '--controller', url], { MCPWARM_TOKEN: TOKEN });
+    expect((await callController(url, 'POST', '/servers/fixture/stop', { force: true })).json).toMatchObject({ status: 'stopped' });
+    expect((await callController(url, 'POST', '/servers/fixture/scale', { replicas: 11 })).json.error.code).toBe('REQUEST_INVALID');
+    expect((await callController(url, 'GET', '/servers/unknown')).json.error.code).toBe('SERVER_NOT_FOUND');
+    const unknown = await runCli(['servers', 'start', 'unknown', '--controller', url], { MCPWARM_TOKEN: CONTROLLER_TOKEN });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('SERVER_NOT_FOUND');
   }, 120_000);
 
   it('refuses without a token, off the allowlist of the runners, and for unknown activations', async () => {
-    const anonymous = await fetch(new URL('/activations', harness.controller.url), { method: 'POST', body: '{}' });
+    const anonymous = await fetch(new URL('/activations', harness.url), { method: 'POST', body: '{}' });
     expect(anonymous.status).toBe(401);
-    expect((await call(harness.controller.url, 'GET', '/activations/a-000000000000')).json.error.code).toBe('INSTANCE_NOT_FOUND');
+    expect((await callController(harness.url, 'GET', '/activations/a-000000000000')).json.error.code).toBe('INSTANCE_NOT_FOUND');
   });
 });
 
 describe('leases and the cold fallback', () => {
-  let harness: Harness;
+  let harness: InProcessController;
 
   beforeAll(async () => {
     harness = await startPool('leases', 1, { leaseMs: 5000, coldFallback: true, maxWaitMs: 100 });
-    await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
+    await until(async () => (await callController(harness.url, 'GET', '/ready')).status === 200, 60_000, 'the warm target');
   }, 120_000);
 
   afterAll(async () => {
@@ -180,25 +134,25 @@ describe('leases and the cold fallback', () => {
   });
 
   it('serves a concurrent second activation from a cold runner, and ends both when their leases lapse', async () => {
-    const answers = await Promise.all([1, 2].map(() => call(harness.controller.url, 'POST', '/activations', { image: images.fixture })));
+    const answers = await Promise.all([1, 2].map(() => callController(harness.url, 'POST', '/activations', { image: images.fixture })));
     for (const answer of answers) expect(answer.status, JSON.stringify(answer.json)).toBe(201);
     const activations = answers.map((a) => a.json as Activation);
     expect(activations.map((a) => a.tier).sort()).toEqual(['cold', 'warm']);
     expect(new Set(activations.map((a) => a.runner)).size).toBe(2);
     for (const activation of activations) {
-      await until(async () => (await call(harness.controller.url, 'GET', `/activations/${activation.activationId}`)).status === 404, 30_000, 'the lease to end the activation');
+      await until(async () => (await callController(harness.url, 'GET', `/activations/${activation.activationId}`)).status === 404, 30_000, 'the lease to end the activation');
     }
     await until(async () => !(await harness.substrate.listRunners()).some((r) => activations.some((a) => a.runner === r.id)), 30_000, 'both runners to go');
-    expect((await call(harness.controller.url, 'GET', '/activations')).json.activations).toEqual([]);
+    expect((await callController(harness.url, 'GET', '/activations')).json.activations).toEqual([]);
   }, 120_000);
 });
 
 describe('the claim race', () => {
-  let harness: Harness;
+  let harness: InProcessController;
 
   beforeAll(async () => {
     harness = await startPool('race', 20, { maxWaitMs: 200 });
-    await until(async () => (await call(harness.controller.url, 'GET', '/ready')).status === 200, 120_000, 'twenty warm runners');
+    await until(async () => (await callController(harness.url, 'GET', '/ready')).status === 200, 120_000, 'twenty warm runners');
   }, 180_000);
 
   afterAll(async () => {
@@ -206,7 +160,7 @@ describe('the claim race', () => {
   }, 120_000);
 
   it('200 concurrent activations against a pool of 20: no runner serves two, the rest get a coded 503', async () => {
-    const answers = await Promise.all(Array.from({ length: 200 }, () => call(harness.controller.url, 'POST', '/activations', { image: images.fixture })));
+    const answers = await Promise.all(Array.from({ length: 200 }, () => callController(harness.url, 'POST', '/activations', { image: images.fixture })));
     const succeeded = answers.filter((a) => a.status === 201).map((a) => a.json as Activation);
     const refused = answers.filter((a) => a.status !== 201);
     for (const answer of refused) {
@@ -231,6 +185,6 @@ describe('the claim race', () => {
       expect(listed.instances.map((i) => i.instanceId)).toEqual(mine.map((a) => a.activationId));
     }
     expect(instances).toBe(succeeded.length);
-    await Promise.all(succeeded.map((a) => call(harness.controller.url, 'DELETE', `/activations/${a.activationId}`)));
+    await Promise.all(succeeded.map((a) => callController(harness.url, 'DELETE', `/activations/${a.activationId}`)));
   }, 180_000);
 });

@@ -4,7 +4,8 @@
  * with two controller replicas on one pool under the RBAC Role of deploy/base/rbac.yaml: both
  * serve claims, only the Lease holder reconciles. Warm activations served through the
  * controller's MCP relay, single-use replacement, a claimed pod deleted or evicted, watches cut
- * with the history compacted (relist), the API server unreachable, RBAC refusals, the claim race
+ * with the history compacted (relist), the API server unreachable (`/ready` 503 with the coded
+ * reason until it is back), RBAC refusals, the claim race
  * (200 concurrent activations against a pool of 20 with zero double claims, checked on the
  * runners themselves), and leader failover. Prints the API writes per activation, the claim
  * latencies under the race and the failover time.
@@ -73,7 +74,7 @@ async function startReplica(identity: string): Promise<Replica> {
     isLeader: () => elector.isLeader(),
   });
   elector.start();
-  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token: CLIENT_TOKEN, leaseMs: 600_000 }, RUNNER_TOKEN);
+  const controller = await startController({ host: '127.0.0.1', port: 0, pool, substrate, token: CLIENT_TOKEN, leaseMs: 600_000 }, RUNNER_TOKEN);
   const replica = { substrate, elector, pool, controller };
   replicas.push(replica);
   return replica;
@@ -234,12 +235,23 @@ describe('a pool of runner pods served by two controller replicas', () => {
     await refilled();
   }, 180_000);
 
-  it('relists after its watches are cut and the history compacted, and answers coded errors while the API server is away', async () => {
+  it('relists after its watches are cut and the history compacted, answers coded errors and is not ready while the API server is away', async () => {
     const listsBefore = api.requests.filter((r) => r.user === CONTROLLER_USER && r.verb === 'list').length;
     const victim = pods().find((p) => p.metadata.labels['mcpwarm.dev/state'] === 'warm')!.metadata.name as string;
+    const readiness = () => Promise.all(replicas.map((r) => call(r.controller.url, 'GET', '/ready')));
+    expect((await readiness()).map((a) => a.status)).toEqual([200, 200]);
+    const stoppedAt = performance.now();
     await api.pause();
+    let notReadyMs = Number.NaN;
     try {
-      await until(() => replicas.every((r) => !r.substrate.connected), 10_000, 'both informers to notice');
+      // Within the informer's backoff (here at most 1 s), /ready turns 503 with the coded reason.
+      await until(async () => (await readiness()).every((a) => a.status === 503 && a.json.substrate?.reason?.code === 'KUBERNETES_UNREACHABLE'), 10_000, '/ready to turn 503');
+      notReadyMs = performance.now() - stoppedAt;
+      const [ready] = await readiness();
+      expect(ready!.json).toMatchObject({ ready: false, substrate: { ok: false, reason: { code: 'KUBERNETES_UNREACHABLE', message: expect.stringContaining('did not answer') } } });
+      const status = (await call(replicas[0]!.controller.url, 'GET', '/pool')).json;
+      expect(status.substrate).toMatchObject({ ok: false, reason: { code: 'KUBERNETES_UNREACHABLE', since: expect.any(String) } });
+      expect(replicas.every((r) => !r.substrate.connected)).toBe(true);
       // Claims need the API server: a coded 503, not a hang or a double claim.
       const refused = await call(replicas[0]!.controller.url, 'POST', '/activations', { image: images.fixture });
       expect(refused.status).toBe(503);
@@ -250,6 +262,9 @@ describe('a pool of runner pods served by two controller replicas', () => {
     } finally {
       await api.listen();
     }
+    const restartedAt = performance.now();
+    await until(async () => (await readiness()).every((a) => a.status === 200 && a.json.substrate.ok === true), 30_000, '/ready to turn 200 again');
+    process.stderr.write(`API server away: /ready 503 ${notReadyMs.toFixed(0)} ms after it stopped, 200 again ${(performance.now() - restartedAt).toFixed(0)} ms after it was back (informer backoff 100 ms to 1 s)\n`);
     await until(() => replicas.every((r) => r.substrate.connected), 30_000, 'both informers back');
     await until(async () => (await Promise.all(replicas.map((r) => r.substrate.listRunners(POOL)))).every((runners) => !runners.some((x) => x.id === victim)), 30_000, 'the relist to drop the deleted pod');
     expect(api.requests.filter((r) => r.user === CONTROLLER_USER && r.verb === 'list').length).toBeGreaterThanOrEqual(listsBefore + 2);
@@ -333,6 +348,16 @@ describe('a pool of runner pods served by two controller replicas', () => {
     expect(answer.status, JSON.stringify(answer.json)).toBe(201);
     expect((await call(follower.controller.url, 'DELETE', `/activations/${(answer.json as Activation).activationId}`)).status).toBe(200);
   }, 180_000);
+
+  it('claimed no runner pod twice over the whole run (from the API server log)', () => {
+    const claims = new Map<string, number>();
+    for (const request of api.requests) {
+      const labels = (request.body as { metadata?: { labels?: Record<string, string> } } | undefined)?.metadata?.labels;
+      if (request.resource === 'pods' && request.verb === 'patch' && request.status === 200 && labels?.['mcpwarm.dev/state'] === 'claimed') claims.set(request.name!, (claims.get(request.name!) ?? 0) + 1);
+    }
+    expect(claims.size).toBeGreaterThanOrEqual(SIZE);
+    expect([...claims].filter(([, n]) => n > 1)).toEqual([]);
+  });
 
   it('made only the API calls its Role grants, and was never refused', () => {
     const made = api.requests.filter((r) => r.user === CONTROLLER_USER);

@@ -53,7 +53,7 @@ describe('poolTargets', () => {
   const s = (...xs: number[]) => summarize(xs);
 
   it('checks the Docker ratio, hot p99 (both phases) and the claim p99', () => {
-    const targets = poolTargets({ warm: s(300), dockerCold: s(3000), hotSideBySide: s(2, 3), hotOpenLoop: s(4, 12), claimMs: s(1, 2) });
+    const targets = poolTargets({ warm: s(300), dockerColdClean: s(3000), hotSideBySide: s(2, 3), hotOpenLoop: s(4, 12), claimMs: s(1, 2) });
     expect(targets.map((t) => [t.measured, t.met])).toEqual([
       [10, true],
       [expect.closeTo(2.99, 2), true],
@@ -63,7 +63,7 @@ describe('poolTargets', () => {
   });
 
   it('misses the ratio when warm is not 5x faster, and leaves it out when Docker was skipped', () => {
-    expect(poolTargets({ warm: s(700), dockerCold: s(3000), hotSideBySide: s(2), claimMs: s(1) })[0]).toMatchObject({ met: false });
+    expect(poolTargets({ warm: s(700), dockerColdClean: s(3000), hotSideBySide: s(2), claimMs: s(1) })[0]).toMatchObject({ met: false });
     const withoutDocker = poolTargets({ warm: s(300), hotSideBySide: s(2), claimMs: s(1) });
     expect(withoutDocker.map((t) => t.name).some((n) => n.includes('Docker'))).toBe(false);
     // No hot activation in the open loop is a miss, not a pass.

@@ -84,8 +84,8 @@ export function poolClaimMs(activations: ReadonlyArray<{ tier?: Tier; phases?: R
 
 export interface TargetInputs {
   warm: Summary;
-  /** Undefined when the Docker variant was skipped. */
-  dockerCold?: Summary;
+  /** Undefined when the Docker variants were skipped. */
+  dockerColdClean?: Summary;
   hotSideBySide: Summary;
   hotOpenLoop?: Summary;
   claimMs: Summary;
@@ -93,9 +93,12 @@ export interface TargetInputs {
 
 export function poolTargets(inputs: TargetInputs): TargetLine[] {
   const targets: TargetLine[] = [];
-  if (inputs.dockerCold) {
-    const ratio = inputs.dockerCold.p50 / inputs.warm.p50;
-    targets.push({ name: 'warm (cached) vs Docker cold start (p50 ratio)', expected: '>= 5x', measured: ratio, met: ratio >= 5 });
+  // The target is the image absent from the engine: all of it, as on the engine with empty storage.
+  // The machine's engine keeps layers other images use (the runner image's Node runtime), so its
+  // ratio is reported beside the targets, not judged.
+  if (inputs.dockerColdClean) {
+    const ratio = inputs.dockerColdClean.p50 / inputs.warm.p50;
+    targets.push({ name: 'warm (cached) vs Docker cold start on an engine with empty storage (p50 ratio)', expected: '>= 5x', measured: ratio, met: ratio >= 5 });
   }
   targets.push({ name: 'hot activation p99, side by side (ms)', expected: '<= 10 ms', measured: inputs.hotSideBySide.p99, met: inputs.hotSideBySide.p99 <= 10 });
   const hotOpen = inputs.hotOpenLoop?.p99 ?? Number.NaN;

@@ -5,7 +5,8 @@ import type { ArrivalOutcome, Tier } from './pool-figures.js';
 import type { PoolBenchResult, SideVariant } from './pool.js';
 
 const SIDE_LABELS: Record<SideVariant, string> = {
-  'docker-cold': 'side by side: Docker cold start (pull, run, initialize)',
+  'docker-cold': "side by side: Docker cold start (pull, run, initialize), the machine's engine",
+  'docker-cold-clean': 'side by side: Docker cold start (pull, run, initialize), an engine with empty storage',
   warm: 'side by side: warm runner, image cached',
   hot: 'side by side: hot instance',
 };
@@ -65,8 +66,11 @@ export function poolResults(result: PoolBenchResult): ResultsDocument {
     targets: result.targets,
     facts: {
       dockerColdOverWarmP50: sideBySide.dockerColdOverWarmP50 ?? null,
+      dockerColdCleanOverWarmP50: sideBySide.dockerColdCleanOverWarmP50 ?? null,
       dockerSkipped: sideBySide.dockerSkipped ?? null,
-      dockerRounds: (sideBySide.variants['docker-cold']?.samples ?? []).map((s) => ({ round: s.round, imageAbsentBefore: s.imageAbsentBefore, layersAlreadyPresent: s.layersAlreadyPresent })),
+      dockerRounds: (['docker-cold', 'docker-cold-clean'] as const).flatMap((variant) =>
+        (sideBySide.variants[variant]?.samples ?? []).map((s) => ({ variant, round: s.round, imageAbsentBefore: s.imageAbsentBefore, layersAlreadyPresent: s.layersAlreadyPresent })),
+      ),
       sideBySideFailures: sideBySide.failures,
       openLoop: { arrivals: openLoop.arrivals, activated: openLoop.activated, errors: openLoop.errors, errorExamples: openLoop.errorExamples, endErrors: openLoop.endErrors, unreplaced: openLoop.refill.unreplaced },
       claimMs: result.claimMs,

@@ -5,7 +5,10 @@
  *    while and then ended; latency by tier from the planned arrival, errors by code, and refill
  *    times read from the pool's runners.
  * 2. Side by side on the same pool, each round's variants in random order, the pool quiet before each:
- *    - docker-cold: the image removed from the engine, then pulled, run and initialized;
+ *    - docker-cold: the image removed from the engine, then pulled, run and initialized (layers
+ *      other images share, such as the runner image's Node runtime, stay in the engine);
+ *    - docker-cold-clean: the same on a second engine of the benchmark's own whose storage holds
+ *      nothing else, so every layer is pulled and unpacked: a freshly made node;
  *    - warm: an activation claimed from a warm runner whose cache has the image;
  *    - hot: an activation answered from the hot tier.
  * 3. The controller's and its runner agents' RSS with a given number of warm runners.
@@ -24,7 +27,7 @@ import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import { buildAndPublish } from '../../runner/oci/build/publish.js';
 import { formatReference, parseReference } from '../../runner/oci/reference.js';
 import { RegistryClient } from '../../runner/oci/registry-client.js';
-import { ensureDockerd, stopDockerd } from '../cluster/dockerd.js';
+import { ensureDockerd, startPrivateDockerd, stopDockerd } from '../cluster/dockerd.js';
 import { startLocalRegistry } from '../cluster/local-registry.js';
 import { machineFingerprint, type MachineFingerprint } from '../measure/fingerprint.js';
 import { shuffled, summarize, type Summary } from '../measure/stats.js';
@@ -57,7 +60,9 @@ export interface PoolBenchOptions {
   progress: (line: string) => void;
 }
 
-export type SideVariant = 'docker-cold' | 'warm' | 'hot';
+export type SideVariant = 'docker-cold' | 'docker-cold-clean' | 'warm' | 'hot';
+
+const DOCKER_VARIANTS: readonly SideVariant[] = ['docker-cold', 'docker-cold-clean'];
 
 export interface SideSample {
   round: number;
@@ -89,6 +94,8 @@ export interface PoolBenchResult {
     /** Activations (and Docker runs) that failed, warm-up rounds included; they are not in the figures. */
     failures: SideFailure[];
     dockerColdOverWarmP50?: number;
+    /** The same on the engine with empty storage. */
+    dockerColdCleanOverWarmP50?: number;
     /** Why the Docker variant did not run, when it did not. */
     dockerSkipped?: string;
   };
@@ -138,14 +145,28 @@ async function publishServer(server: ServerName, registry: string): Promise<Publ
   };
 }
 
-/** The Docker engine, or why there is none (only outside CI: under CI a missing engine fails the run). */
-async function openDocker(options: PoolBenchOptions): Promise<{ starts?: DockerColdStarts; version?: string; skipped?: string }> {
+interface DockerEngines {
+  /** The engine in use on the machine. */
+  shared: DockerColdStarts;
+  /** An engine of the benchmark's own, its storage empty. */
+  clean: DockerColdStarts;
+}
+
+/** The Docker engines, or why there are none (only outside CI: under CI a missing engine fails the run). */
+async function openDocker(options: PoolBenchOptions): Promise<{ engines?: DockerEngines; version?: string; skipped?: string }> {
   try {
     const engine = await ensureDockerd({ stateDir: options.dockerdStateDir });
     if (engine.started) options.cleanups.push('the Docker engine started for the benchmark', () => stopDockerd(options.dockerdStateDir));
-    const starts = new DockerColdStarts(engine.socketPath, `pool-${randomBytes(6).toString('hex')}`);
-    options.cleanups.push('the benchmark containers and images', () => starts.cleanUp());
-    return { starts, version: engine.version };
+    const run = `pool-${randomBytes(6).toString('hex')}`;
+    const shared = new DockerColdStarts(engine.socketPath, run);
+    options.cleanups.push('the benchmark containers and images', () => shared.cleanUp());
+    // Beside the machine's engine, on the same kind of storage as it (not the scratch directory, which may be tmpfs).
+    options.progress('starting a second Docker engine with empty storage');
+    const privateEngine = await startPrivateDockerd(join(options.dockerdStateDir, run));
+    options.cleanups.push('the Docker engine with empty storage', () => privateEngine.stop());
+    const clean = new DockerColdStarts(privateEngine.socketPath, run);
+    options.cleanups.push('the clean engine\'s containers and images', () => clean.cleanUp());
+    return { engines: { shared, clean }, version: engine.version };
   } catch (error) {
     const missing = isMcpWarmError(error) && (error.code === 'DOCKER_UNAVAILABLE' || error.code === 'TOOL_MISSING');
     if (!missing || process.env.CI === 'true') throw error;
@@ -192,14 +213,16 @@ async function sideBySide(
   options: PoolBenchOptions,
   controller: ControllerProcess,
   image: PublishedServer,
-  docker: DockerColdStarts | undefined,
+  docker: DockerEngines | undefined,
 ): Promise<Pick<PoolBenchResult['sideBySide'], 'variants' | 'failures'>> {
   const filled = new Set<string>();
+  const coldStart = async (engine: DockerColdStarts): Promise<Omit<SideSample, 'round'>> => {
+    const run = await engine.coldStart(image.byDigest, image.imageId);
+    return { ms: run.totalMs, phases: run.phases, imageAbsentBefore: run.imageAbsentBefore, layersAlreadyPresent: run.layersAlreadyPresent };
+  };
   const measure: Record<SideVariant, () => Promise<Omit<SideSample, 'round'>>> = {
-    'docker-cold': async () => {
-      const run = await docker!.coldStart(image.byDigest, image.imageId);
-      return { ms: run.totalMs, phases: run.phases, imageAbsentBefore: run.imageAbsentBefore, layersAlreadyPresent: run.layersAlreadyPresent };
-    },
+    'docker-cold': () => coldStart(docker!.shared),
+    'docker-cold-clean': () => coldStart(docker!.clean),
     warm: async () => {
       await fillRunnerCaches(controller, image.warm, filled);
       const { runner, ...sample } = await activateAndEnd(controller, image.warm);
@@ -210,8 +233,8 @@ async function sideBySide(
       return sample;
     },
   };
-  const variants: SideVariant[] = docker ? ['docker-cold', 'warm', 'hot'] : ['warm', 'hot'];
-  const samples: Record<SideVariant, SideSample[]> = { 'docker-cold': [], warm: [], hot: [] };
+  const variants: SideVariant[] = docker ? [...DOCKER_VARIANTS, 'warm', 'hot'] : ['warm', 'hot'];
+  const samples: Record<SideVariant, SideSample[]> = { 'docker-cold': [], 'docker-cold-clean': [], warm: [], hot: [] };
   const failures: SideFailure[] = [];
   // Warm-up rounds (numbered 0 and below) are not counted; the pool is quiet before every measurement.
   for (let round = 1 - options.warmupRounds; round <= options.rounds; round += 1) {
@@ -274,13 +297,14 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
   const controller = await startController(options, 'pool', options.size, [{ image: image.hot, min: options.hot }]);
   const { maxSize } = await controller.settled();
   const figures = await runOpenLoop(controller, { ...options, image: image.hot });
-  const { variants, failures } = await sideBySide(options, controller, image, docker.starts);
+  const { variants, failures } = await sideBySide(options, controller, image, docker.engines);
   await controller.stop();
   const rss = await residentSets(options);
 
   const claimMs = poolClaimMs([...(variants.warm?.samples ?? []), ...figures.outcomes]);
   const warm = variants.warm?.summary ?? summarize([]);
   const dockerCold = variants['docker-cold']?.summary;
+  const dockerColdClean = variants['docker-cold-clean']?.summary;
   return {
     benchmark: 'pool',
     startedAt,
@@ -303,6 +327,7 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
       variants,
       failures,
       ...(dockerCold ? { dockerColdOverWarmP50: dockerCold.p50 / warm.p50 } : {}),
+      ...(dockerColdClean ? { dockerColdCleanOverWarmP50: dockerColdClean.p50 / warm.p50 } : {}),
       ...(docker.skipped ? { dockerSkipped: docker.skipped } : {}),
     },
     openLoop: figures,
@@ -310,7 +335,7 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
     rss,
     targets: poolTargets({
       warm,
-      ...(dockerCold ? { dockerCold } : {}),
+      ...(dockerColdClean ? { dockerColdClean } : {}),
       hotSideBySide: variants.hot?.summary ?? summarize([]),
       ...(figures.byTier.hot ? { hotOpenLoop: figures.byTier.hot.endToEndMs } : {}),
       claimMs,

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { loadToken } from '../../runner/agent/access.js';
 import { parseInjectedDelay } from '../../runner/agent/activation.js';
 import { startAgent } from '../../runner/agent/agent.js';
+import { INSECURE_REGISTRIES_ENV, insecureRegistriesFromEnv, parseInsecureRegistries } from '../../runner/oci/insecure-registries.js';
 import { handler, say, type JsonFlag } from './output.js';
 import { defaultCacheDir } from './paths.js';
 
@@ -14,6 +15,7 @@ interface AgentArgs extends JsonFlag {
   tokenFile?: string;
   insecureNoAuth: boolean;
   allow: string[];
+  insecureRegistry: string[];
   auditLog?: string;
   readinessTimeoutMs: number;
   injectDelayMs?: string;
@@ -32,6 +34,12 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       .option('token-file', { type: 'string', describe: 'File holding the bearer token (else $MCPWARM_TOKEN)' })
       .option('insecure-no-auth', { type: 'boolean', default: false, describe: 'Serve without a token (loopback --host only)' })
       .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Allowed images: registry/repository globs or sha256 digests' })
+      .option('insecure-registry', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        describe: `Pull from this registry (HOST[:PORT]) over plain HTTP although it is not on loopback; repeatable, added to $${INSECURE_REGISTRIES_ENV}`,
+      })
       .option('audit-log', { type: 'string', describe: 'Append one JSON line per activation, deletion and refusal' })
       .option('readiness-timeout-ms', { type: 'number', default: 30_000, describe: 'Default time for a server to answer initialize' })
       .option('inject-delay-ms', {
@@ -41,6 +49,7 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
   handler: handler(async (argv: AgentArgs) => {
     const injectDelay = argv.injectDelayMs === undefined ? undefined : parseInjectedDelay(argv.injectDelayMs);
     const token = await loadToken(argv.tokenFile);
+    const insecureRegistries = [...insecureRegistriesFromEnv(), ...parseInsecureRegistries(argv.insecureRegistry, '--insecure-registry')];
     const agent = await startAgent({
       host: argv.host,
       port: argv.port,
@@ -50,11 +59,13 @@ export const agentCommand: CommandModule<object, AgentArgs> = {
       ...(token !== undefined ? { token } : {}),
       insecureNoAuth: argv.insecureNoAuth,
       allow: argv.allow,
+      insecureRegistries,
       ...(argv.auditLog ? { auditLogPath: argv.auditLog } : {}),
       readinessTimeoutMs: argv.readinessTimeoutMs,
       ...(injectDelay ? { injectDelay } : {}),
     });
     say(`agent listening on ${agent.url} (sandbox ${agent.sandbox}${token === undefined ? ', NO AUTH' : ''})`);
+    if (insecureRegistries.length > 0) say(`plain HTTP allowed to the registries ${[...new Set(insecureRegistries)].join(', ')}`);
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
         say(`${signal}: stopping every instance`);

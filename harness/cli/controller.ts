@@ -11,7 +11,10 @@ import { parseHotSpec, type HotImageConfig } from '../../runner/controller/hot-t
 import type { ServerDefinition } from '../../runner/controller/servers.js';
 import { Pool } from '../../runner/controller/pool.js';
 import { describePoolEvent } from '../../runner/controller/pool-events.js';
+import { DEFAULT_ACTIVATE_GRACE_MS } from '../../runner/controller/activation-request.js';
+import { DEFAULT_MAX_COLD_RUNNERS } from '../../runner/controller/reconcile-plan.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
+import { parseInsecureRegistries } from '../../runner/oci/insecure-registries.js';
 import { createSubstrate, SUBSTRATE_NAMES } from '../../runner/substrates/registry.js';
 import { handler, say, type JsonFlag } from './output.js';
 import { mcpwarmHome } from './paths.js';
@@ -25,12 +28,15 @@ interface ControllerArgs extends JsonFlag {
   tokenFile?: string;
   insecureNoAuth: boolean;
   allow: string[];
+  runnerInsecureRegistry: string[];
   stateDir?: string;
   pool: string;
   maxWaitMs: number;
   maxQueue: number;
   coldFallback: boolean;
+  maxColdRunners: number;
   leaseMs: number;
+  activateGraceMs: number;
   maxAgeMs: number;
   runnerSandbox: string;
   runnerCacheSize?: string;
@@ -90,11 +96,18 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('token-file', { type: 'string', describe: 'Bearer token clients must send (else $MCPWARM_TOKEN)' })
       .option('insecure-no-auth', { type: 'boolean', default: false })
       .option('allow', { type: 'string', array: true, default: [] as string[], describe: 'Allowed images (globs or sha256 digests)' })
+      .option('runner-insecure-registry', { type: 'string', array: true, default: [] as string[], describe: "Runners pull from this registry (HOST[:PORT]) over plain HTTP although it is not on loopback (the agents' --insecure-registry); repeatable" })
       .option('state-dir', { type: 'string', describe: 'Runner records and caches (default $MCPWARM_HOME/pool)' })
       .option('pool', { type: 'string', default: seed.pool, describe: 'Pool name (WARM_POOL_NAMESPACE)' })
       .option('max-wait-ms', { type: 'number', default: 2000, describe: 'Longest wait for a warm runner' })
       .option('max-queue', { type: 'number', default: 100, describe: 'Most activations waiting at once' })
       .option('cold-fallback', { type: 'boolean', default: true, describe: 'After the wait, make a runner for the activation instead of a 503' })
+      .option('max-cold-runners', { type: 'number', default: DEFAULT_MAX_COLD_RUNNERS, describe: 'Cold-fallback runners being made at once, at most; past it, 503 with Retry-After' })
+      .option('activate-grace-ms', {
+        type: 'number',
+        default: DEFAULT_ACTIVATE_GRACE_MS,
+        describe: "A runner's agent that has not answered an activation this long past the request's readiness timeout is treated as lost",
+      })
       .option('lease-ms', { type: 'number', default: 3_600_000, describe: 'An activation ends after this unless deleted first' })
       .option('max-age-ms', { type: 'number', default: 6 * 3_600_000, describe: 'Warm runners older than this are replaced' })
       .option('runner-sandbox', { type: 'string', default: 'auto' })
@@ -116,6 +129,8 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     const substrate = createSubstrate(argv.substrate, { stateDir, kubeconfig: argv.kubeconfig, namespace: argv.namespace, podTemplate: argv.podTemplate, runnerImage: argv.runnerImage });
     const maxSize = argv.maxSize ?? Math.max(argv.size * 2, argv.size + 1);
     if (!(argv.autoscaleHalfLifeMs > 0)) throw new McpWarmError('USAGE_INVALID', '--autoscale-half-life-ms must be a positive number of milliseconds');
+    if (!Number.isInteger(argv.maxColdRunners) || argv.maxColdRunners < 0) throw new McpWarmError('USAGE_INVALID', '--max-cold-runners must be a whole number, 0 or more');
+    if (!(argv.activateGraceMs >= 0)) throw new McpWarmError('USAGE_INVALID', '--activate-grace-ms must be 0 or more milliseconds');
     const election = substrate.leaderElection?.({
       leaseName: `mcpwarm-${argv.pool}`,
       identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
@@ -132,6 +147,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         sandbox: argv.runnerSandbox,
         ...(argv.runnerCacheSize ? { cacheBudget: argv.runnerCacheSize } : {}),
         allow: argv.allow,
+        insecureRegistries: parseInsecureRegistries(argv.runnerInsecureRegistry, '--runner-insecure-registry'),
       },
       policy: {
         warmTarget: argv.size,
@@ -143,6 +159,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       maxWaitMs: argv.maxWaitMs,
       maxQueue: argv.maxQueue,
       coldFallback: argv.coldFallback,
+      maxColdRunners: argv.maxColdRunners,
       reconcileIntervalMs: 1000,
       ...(argv.autoscale ? { autoscale: { min: argv.size, max: maxSize, burstMargin: argv.burstMargin, halfLifeSeconds: argv.autoscaleHalfLifeMs / 1000 } } : {}),
       ...(election ? { isLeader: () => election.isLeader() } : {}),
@@ -157,7 +174,18 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       if (line !== undefined) say(line);
     });
     const controller = await startController(
-      { host: argv.host, port: argv.port, pool, ...(token !== undefined ? { token } : {}), insecureNoAuth: argv.insecureNoAuth, allow: argv.allow, leaseMs: argv.leaseMs, ...(await controllerConfig(argv)) },
+      {
+        host: argv.host,
+        port: argv.port,
+        pool,
+        substrate,
+        ...(token !== undefined ? { token } : {}),
+        insecureNoAuth: argv.insecureNoAuth,
+        allow: argv.allow,
+        leaseMs: argv.leaseMs,
+        activateGraceMs: argv.activateGraceMs,
+        ...(await controllerConfig(argv)),
+      },
       await runnerToken(stateDir),
     );
     election?.start();

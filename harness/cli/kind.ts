@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Argv, CommandModule } from 'yargs';
 import { checkKindTools, configuredWorkers, CONTROLLER_URL, inspectKind, kindTokens, planKindDown, planKindUp, runKindStep, type KindOptions } from '../cluster/kind.js';
+import { openKindTarget } from '../cluster/kind-target.js';
 import { handler, printJson, say, type JsonFlag } from './output.js';
 import { mcpwarmHome } from './paths.js';
 
 interface KindArgs extends JsonFlag {
-  action: 'up' | 'down';
+  action: 'up' | 'down' | 'check';
   name: string;
   workers?: number;
 }
@@ -18,17 +19,23 @@ const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../.
 
 export const kindCommand: CommandModule<object, KindArgs> = {
   command: 'kind <action>',
-  describe: 'A local kind cluster with its registry and mcpwarm deployed (up), or removed (down)',
+  describe: 'A local kind cluster with its registry and mcpwarm deployed (up), removed (down), or checked ready for scenarios (check)',
   builder: (yargs: Argv) =>
     yargs
-      .positional('action', { choices: ['up', 'down'] as const, demandOption: true })
+      .positional('action', { choices: ['up', 'down', 'check'] as const, demandOption: true })
       .option('name', { type: 'string', default: 'mcpwarm', describe: 'Cluster name (kubectl context kind-NAME)' })
       .option('workers', { type: 'number', describe: 'Worker nodes (default: as kind-config.yaml has them)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' }) as unknown as Argv<KindArgs>,
   handler: handler(async (argv: KindArgs) => {
+    const stateDir = join(mcpwarmHome(), `kind-${argv.name}`);
+    if (argv.action === 'check') {
+      const target = await openKindTarget({ name: argv.name, stateDir });
+      say(`the kind cluster ${target.name} is up and its pool ready on ${target.controllerUrl} (kubectl context ${target.context}); runners pull from ${target.registry}`);
+      if (argv.json) printJson({ action: 'check', name: target.name, context: target.context, controller: target.controllerUrl, registry: target.registry });
+      return;
+    }
     checkKindTools();
     const baseConfig = await readFile(join(ROOT, 'kind-config.yaml'), 'utf8');
-    const stateDir = join(mcpwarmHome(), `kind-${argv.name}`);
     const state = await inspectKind(argv.name);
     const workers = argv.workers ?? configuredWorkers(baseConfig);
     const options: KindOptions = { name: argv.name, workers, root: ROOT, stateDir };

@@ -10,10 +10,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from '../../runner/errors.js';
-import { isProcessAlive, requireExecutable } from '../../runner/exec.js';
+import { isProcessAlive, requireExecutable, run } from '../../runner/exec.js';
+import { shuffled } from '../../runner/shuffle.js';
+import { unmountUnder } from '../../runner/mounts.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -80,23 +82,17 @@ async function logTail(path: string, lines = 15): Promise<string> {
   }
 }
 
-/** The running Docker engine, started first if none answers. */
-export async function ensureDockerd(options: DockerdOptions): Promise<DockerEngine> {
-  const socketPath = dockerSocketPath();
-  const running = await engineVersion(socketPath);
-  if (running !== undefined) return { socketPath, version: running, started: false };
-  if (process.env.DOCKER_HOST) {
-    throw new McpWarmError('DOCKER_UNAVAILABLE', `no Docker engine answers on ${socketPath} (DOCKER_HOST)`, { details: { socketPath } });
-  }
+/** Starts dockerd with `args` (log and pid file under `stateDir`) and waits until `socketPath` answers. */
+async function spawnDockerd(stateDir: string, socketPath: string, args: readonly string[], readyTimeoutMs = 60_000): Promise<string> {
   const dockerd = requireExecutable('dockerd', 'docker.io');
   if (process.getuid?.() !== 0) {
     throw new McpWarmError('DOCKER_UNAVAILABLE', `no Docker engine answers on ${socketPath}, and starting dockerd needs root`, { details: { socketPath } });
   }
-  await mkdir(options.stateDir, { recursive: true });
-  const log = logFile(options.stateDir);
+  await mkdir(stateDir, { recursive: true });
+  const log = logFile(stateDir);
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(dockerd, ['--host', `unix://${socketPath}`, '--pidfile', pidFile(options.stateDir)], {
+    const child = spawn(dockerd, ['--host', `unix://${socketPath}`, '--pidfile', pidFile(stateDir), ...args], {
       stdio: ['ignore', fd, fd],
       detached: true,
     });
@@ -105,15 +101,72 @@ export async function ensureDockerd(options: DockerdOptions): Promise<DockerEngi
   } finally {
     closeSync(fd);
   }
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
     const version = await engineVersion(socketPath);
-    if (version !== undefined) return { socketPath, version, started: true };
+    if (version !== undefined) return version;
     await sleep(100);
   }
   throw new McpWarmError('DOCKER_UNAVAILABLE', `dockerd did not answer on ${socketPath} in time; log ${log}:\n${await logTail(log)}`, {
     details: { socketPath, log },
   });
+}
+
+/** The running Docker engine, started first if none answers. */
+export async function ensureDockerd(options: DockerdOptions): Promise<DockerEngine> {
+  const socketPath = dockerSocketPath();
+  const running = await engineVersion(socketPath);
+  if (running !== undefined) return { socketPath, version: running, started: false };
+  if (process.env.DOCKER_HOST) {
+    throw new McpWarmError('DOCKER_UNAVAILABLE', `no Docker engine answers on ${socketPath} (DOCKER_HOST)`, { details: { socketPath } });
+  }
+  const version = await spawnDockerd(options.stateDir, socketPath, [], options.readyTimeoutMs);
+  return { socketPath, version, started: true };
+}
+
+export interface PrivateDockerEngine extends DockerEngine {
+  /** Stops the daemon and removes everything it stored. */
+  stop(): Promise<void>;
+}
+
+/** A /24 in 10.231.0.0/16 that no route of the machine's covers. */
+async function unusedSubnet(): Promise<number> {
+  const routes = await run('ip', ['-4', 'route', 'show', 'table', 'all']);
+  for (const third of shuffled([...Array(256).keys()])) if (!routes.includes(`10.231.${third}.`)) return third;
+  throw new McpWarmError('DOCKER_UNAVAILABLE', 'no free /24 in 10.231.0.0/16 for a private Docker engine\'s bridge');
+}
+
+/**
+ * A second engine with storage of its own under `dir`, empty at the start: what a freshly made
+ * node has, with no layer of any image present. It runs beside the machine's engine: it gets a
+ * bridge of its own (dockerd without one would delete the other engine's docker0) and leaves
+ * iptables alone, so its containers reach nothing beyond the bridge.
+ */
+export async function startPrivateDockerd(dir: string, readyTimeoutMs?: number): Promise<PrivateDockerEngine> {
+  const socketPath = join(dir, 'docker.sock');
+  const bridge = `mcpw${basename(dir).replace(/[^a-z0-9]/gi, '').slice(-11)}`;
+  let bridgeMade = false;
+  const stop = async (): Promise<void> => {
+    await stopDockerd(dir);
+    // A daemon killed mid-way can leave its containers' overlay and netns mounts behind.
+    await unmountUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+    if (bridgeMade) await run('ip', ['link', 'del', bridge]).catch(() => undefined);
+  };
+  try {
+    requireExecutable('ip', 'iproute2');
+    const third = await unusedSubnet();
+    await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
+    bridgeMade = true;
+    await run('ip', ['addr', 'add', `10.231.${third}.1/24`, 'dev', bridge]);
+    await run('ip', ['link', 'set', bridge, 'up']);
+    const args = ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--bridge', bridge, '--iptables=false', '--ip-masq=false'];
+    const version = await spawnDockerd(dir, socketPath, args, readyTimeoutMs);
+    return { socketPath, version, started: true, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 async function startedPid(stateDir: string): Promise<number | undefined> {

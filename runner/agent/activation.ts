@@ -36,6 +36,8 @@ export interface ActivationContext {
   stopGraceMs: number;
   maxBodyBytes: number;
   defaultReadinessTimeoutMs: number;
+  /** Registries pulled from over plain HTTP although not on loopback. */
+  insecureRegistries: readonly string[];
   /** Added to every activation after initialize (`agent --inject-delay-ms`), so a regression gate's detection can be measured. */
   injectDelay?: InjectedDelay;
   /** Refuses an id already in use (checked before anything is built). */
@@ -85,7 +87,7 @@ export async function activate(context: ActivationContext, request: ActivationRe
   const cleanup = new CleanupStack();
   cleanup.push('instance id', context.reserveId(instanceId));
   try {
-    const image = await pullImage(openImageSource(request.image), { cache: context.cache, overlayWhiteouts: context.overlayWhiteouts });
+    const image = await pullImage(openImageSource(request.image, { insecureRegistries: context.insecureRegistries }), { cache: context.cache, overlayWhiteouts: context.overlayWhiteouts });
     const home = join(context.instancesDir, instanceId);
     await mkdir(join(home, 'sandbox'), { recursive: true });
     cleanup.push('scratch', () => rm(home, { recursive: true, force: true }));

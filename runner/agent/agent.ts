@@ -11,6 +11,7 @@ import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendJson } from '../http-json.js'
 import { requireBearer, startHttpService } from '../http-service.js';
 import { ImageCache } from '../oci/cache/image-cache.js';
 import { releaseMaterializedRootfs } from '../oci/materialize.js';
+import { parseInsecureRegistries } from '../oci/insecure-registries.js';
 import { overlayAvailable } from '../oci/overlay.js';
 import { selectSandbox, sandboxReport } from '../sandbox/registry.js';
 import type { SandboxName } from '../sandbox/types.js';
@@ -32,6 +33,8 @@ export interface AgentOptions {
   token?: string;
   insecureNoAuth?: boolean;
   allow?: string[];
+  /** Registries pulled from over plain HTTP although not on loopback (HOST[:PORT]; see oci/insecure-registries.ts). */
+  insecureRegistries?: readonly string[];
   auditLogPath?: string;
   maxBodyBytes?: number;
   stopGraceMs?: number;
@@ -69,6 +72,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     stopGraceMs: options.stopGraceMs ?? 3000,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     defaultReadinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
+    insecureRegistries: parseInsecureRegistries(options.insecureRegistries ?? [], 'insecure registries'),
     ...(options.injectDelay ? { injectDelay: options.injectDelay } : {}),
     reserveId: (id) => {
       if (reserved.has(id)) throw new McpWarmError('REQUEST_INVALID', `instance id ${id} is in use`, { details: { problems: [{ field: 'instanceId', message: 'in use' }] } });

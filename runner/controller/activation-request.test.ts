@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { caught } from '../../test/support/caught.js';
-import { parseControllerActivationRequest } from './activation-request.js';
+import { activateTimeoutMs, AGENT_READINESS_TIMEOUT_MS, parseControllerActivationRequest } from './activation-request.js';
 
 const parseError = (body: unknown) => caught(Promise.resolve().then(() => parseControllerActivationRequest(body)));
 
@@ -26,5 +26,13 @@ describe('parseControllerActivationRequest', () => {
   it('refuses a body that is not an object the way the agent does', async () => {
     expect((await parseError([1])).code).toBe('REQUEST_INVALID');
     expect((await parseError(null)).code).toBe('REQUEST_INVALID');
+  });
+});
+
+describe('activateTimeoutMs', () => {
+  it("is the request's readiness timeout, else the agent's default, plus the grace", () => {
+    expect(activateTimeoutMs({ image: 'x/y:1', readiness: { timeoutMs: 2000 } }, 5000)).toBe(7000);
+    expect(activateTimeoutMs({ image: 'x/y:1' }, 5000)).toBe(AGENT_READINESS_TIMEOUT_MS + 5000);
+    expect(activateTimeoutMs({ image: 'x/y:1', readiness: { toolsList: true } }, 0)).toBe(AGENT_READINESS_TIMEOUT_MS);
   });
 });

@@ -36,3 +36,18 @@ export function parseControllerActivationRequest(body: unknown): ControllerActiv
   }
   return { request, tier: tier as RequestedTier };
 }
+
+/** The readiness timeout of a request that names none: the runner agent's default (`mcpwarm agent --readiness-timeout-ms`). */
+export const AGENT_READINESS_TIMEOUT_MS = 30_000;
+
+/** Default of the controller's activate grace: pulling, unpacking and starting the image, on top of the readiness timeout. */
+export const DEFAULT_ACTIVATE_GRACE_MS = 60_000;
+
+/**
+ * How long a runner's agent may take to answer `POST /activate` before its runner counts as lost:
+ * the request's own readiness timeout (a slow server is the agent's to time out and report) plus
+ * `graceMs` for everything before the server starts.
+ */
+export function activateTimeoutMs(request: ActivationRequest, graceMs: number): number {
+  return (request.readiness?.timeoutMs ?? AGENT_READINESS_TIMEOUT_MS) + graceMs;
+}

@@ -3,10 +3,11 @@
  * claimed runner's agent, and ended once, by whoever comes first (DELETE, the lease, a server
  * that exited, a runner that went away). Ending one destroys its runner (single use).
  *
- * Faults: a runner lost during an activation is replaced and the activation tried once more on
- * another runner; a request the agent refuses before anything ran gives the runner back unused;
- * live activations are checked so none outlives its server or runner; and a restarted controller
- * recovers activations from the annotations on their runners.
+ * Faults: a runner lost during an activation (its agent unreachable, gone, or silent past the
+ * activate timeout) is replaced and the activation tried once more on another runner; a request
+ * the agent refuses before anything ran gives the runner back unused; live activations are
+ * checked so none outlives its server or runner; and a restarted controller recovers activations
+ * from the annotations on their runners.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -16,7 +17,7 @@ import { classifyActivationFailure, instanceVerdict, type InstanceVerdict } from
 import { ActivationMonitor, type Ending } from './activation-monitor.js';
 import { recoveredActivation, recoveryAction, type Activation } from './activation-record.js';
 import { ActivationRegistry, type EndReason } from './activation-registry.js';
-import type { RequestedTier } from './activation-request.js';
+import { activateTimeoutMs, type RequestedTier } from './activation-request.js';
 import { ACTIVATION_ANNOTATION, IMAGE_ANNOTATION, SERVER_ANNOTATION, TIER_ANNOTATION } from './claim.js';
 import type { ControllerMetrics } from './controller-metrics.js';
 import { HotTier, type HotImageConfig } from './hot-tier.js';
@@ -34,6 +35,8 @@ export interface ActivationServiceOptions {
   runners: RunnerClient;
   metrics: ControllerMetrics;
   leaseMs: number;
+  /** Time a runner's agent has to answer an activation beyond the request's readiness timeout; past it the runner counts as lost. */
+  activateGraceMs: number;
   hot: HotImageConfig[];
   servers: ServerDefinition[];
   /** How often live activations are checked. */
@@ -56,7 +59,7 @@ export class ActivationService {
     const { pool, log } = options;
     this.hot = new HotTier<Activation>(
       options.hot,
-      (image) => this.activateOnPool({ image }, performance.now(), { shelved: true }),
+      (image, signal) => this.activateOnPool({ image }, performance.now(), { shelved: true }, signal),
       (image, error) => log(`hot instance of ${image} failed: ${(error as Error).message}`),
     );
     this.servers = new ServerLifecycle<Activation>(options.servers, {
@@ -91,11 +94,14 @@ export class ActivationService {
     this.refillTimer.unref();
   }
 
-  /** Stops checking and refilling; activations and shelved instances stay on their runners for the next controller. */
+  /**
+   * Stops checking and refilling; activations and shelved instances stay on their runners for the
+   * next controller. Hot instances still being made are cancelled and their runners destroyed.
+   */
   async stop(): Promise<void> {
     clearInterval(this.refillTimer);
     this.detach();
-    this.hot.stop();
+    await this.hot.stop();
     await this.monitor.stop();
   }
 
@@ -184,14 +190,17 @@ export class ActivationService {
     return undefined;
   }
 
-  /** Claims a runner and has its agent activate the image (tier warm or cold); a lost runner is replaced and another tried. */
-  private async activateOnPool(request: ActivationRequest, start: number, purpose: Purpose): Promise<Activation> {
+  /**
+   * Claims a runner and has its agent activate the image (tier warm or cold); a lost runner is
+   * replaced and another tried. `signal` gives up: the runner claimed for it is destroyed.
+   */
+  private async activateOnPool(request: ActivationRequest, start: number, purpose: Purpose, signal?: AbortSignal): Promise<Activation> {
     const { pool, runners, metrics } = this.options;
     const activationId = `a-${randomBytes(6).toString('hex')}`;
     const spent = { queueMs: 0, claimMs: 0, failedAttemptMs: 0 };
     for (let attempt = 1; ; attempt += 1) {
-      const claim = await pool.claim({ activationId, image: request.image, leaseMs: this.options.leaseMs }).catch((error: unknown) => {
-        metrics.claims.inc({ tier: 'none', result: 'exhausted' });
+      const claim = await pool.claim({ activationId, image: request.image, leaseMs: this.options.leaseMs }, signal).catch((error: unknown) => {
+        if (!signal?.aborted) metrics.claims.inc({ tier: 'none', result: 'exhausted' });
         throw error;
       });
       spent.queueMs += claim.queueMs;
@@ -199,7 +208,12 @@ export class ActivationService {
       metrics.queueWait.observe(claim.queueMs / 1000);
       if (claim.tier === 'cold') metrics.coldFallbacks.inc();
       const callStart = performance.now();
-      const result = await runners.activate(claim.runner, request, activationId);
+      const result = await runners.activate(claim.runner, request, activationId, activateTimeoutMs(request, this.options.activateGraceMs), signal);
+      if (signal?.aborted) {
+        // Half made (or made for nobody now): its runner is single use and no reconcile pass may come to delete it.
+        await pool.discard(claim.runner.id, 'cancelled');
+        signal.throwIfAborted();
+      }
       // Recorded before answering, so a restarted controller knows the activation was made and for whom.
       const recorded = result.ok
         ? await pool

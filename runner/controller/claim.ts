@@ -4,7 +4,7 @@
  * on to the next candidate. No runner can be handed to two activations, whatever the concurrency
  * and however many controllers serve claims.
  */
-import { isMcpWarmError } from '../errors.js';
+import { McpWarmError, isMcpWarmError } from '../errors.js';
 import type { Runner, Substrate } from '../substrates/types.js';
 import { ACTIVATION_STATE_ANNOTATION, CLAIMED_AT_ANNOTATION, LEASE_EXPIRES_ANNOTATION } from './reconcile-plan.js';
 
@@ -74,4 +74,41 @@ export async function claimRunner(substrate: Substrate, candidates: readonly Run
     }
   }
   return undefined;
+}
+
+/**
+ * Resolves with the runner once it is claimable (`current` is how it looks now, if known);
+ * rejects when it fails or goes away first, after `timeoutMs`, or with `signal`'s reason.
+ */
+export function untilClaimable(substrate: Substrate, id: string, current: Runner | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Runner> {
+  return new Promise((resolve, reject) => {
+    const check = (runner: Runner | undefined): void => {
+      if (runner && claimable([runner]).length > 0) {
+        finish();
+        resolve(runner);
+      } else if (runner && (runner.phase === 'failed' || runner.phase === 'gone')) {
+        finish();
+        reject(new McpWarmError('SUBSTRATE_FAILED', `runner ${id} failed before it was ready`));
+      }
+    };
+    const unwatch = substrate.watch((event) => {
+      if (event.runner.id === id) check(event.runner);
+    });
+    const timer = setTimeout(() => {
+      finish();
+      reject(new McpWarmError('SUBSTRATE_FAILED', `runner ${id} was not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const abandon = () => {
+      finish();
+      reject(signal!.reason);
+    };
+    const finish = () => {
+      unwatch();
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abandon);
+    };
+    if (signal?.aborted) return abandon();
+    signal?.addEventListener('abort', abandon, { once: true });
+    check(current);
+  });
 }

@@ -18,6 +18,8 @@ export function controllerMetrics(pool: Pool) {
   gauge('mcp_warmpool_warm_target', 'Warm runners the pool aims for (follows arrivals when autoscaling)', () => pool.warmTarget);
   gauge('mcp_warmpool_arrival_rate', 'Activations per second, moving average (autoscaling input)', () => pool.status().arrivalRate);
   gauge('mcp_warmpool_refill_seconds', 'Seconds from creating a runner to its agent being ready, moving average (autoscaling input)', () => pool.status().refillSeconds);
+  gauge('mcp_warmpool_cold_runners', 'Cold-fallback runners being made now', () => pool.status().coldRunners);
+  gauge('mcp_warmpool_cold_runners_max', 'Cap on cold-fallback runners being made at once', () => pool.status().maxColdRunners);
   gauge('mcp_warmpool_creation_backoff_seconds', 'How long runner creation is still held back after consecutive failures', () => pool.status().creationBackoffMs / 1000);
   new Gauge({
     name: 'mcp_warmpool_runners',
@@ -34,6 +36,7 @@ export function controllerMetrics(pool: Pool) {
     claims: new Counter({ name: 'mcp_warmpool_claims_total', help: 'Activations by tier and result', labelNames: ['tier', 'result'], registers: [registry] }),
     queueWait: new Histogram({ name: 'mcp_warmpool_queue_wait_seconds', help: 'Time activations waited for a runner', buckets, registers: [registry] }),
     coldFallbacks: new Counter({ name: 'mcp_warmpool_cold_fallbacks_total', help: 'Activations served by a runner made for them', registers: [registry] }),
+    coldRefused: new Counter({ name: 'mcp_warmpool_cold_fallbacks_refused_total', help: 'Activations refused a runner made for them: the cold-fallback cap was reached', registers: [registry] }),
     retries: new Counter({ name: 'mcp_warmpool_activation_retries_total', help: 'Activations tried again on another runner after theirs was lost', registers: [registry] }),
     ended: new Counter({ name: 'mcp_warmpool_activations_ended_total', help: 'Activations ended, by reason', labelNames: ['reason'], registers: [registry] }),
     creations: new Counter({ name: 'mcp_warmpool_runner_creations_total', help: 'Runners made, by result (ready, or failed before ready)', labelNames: ['result'], registers: [registry] }),
@@ -44,6 +47,7 @@ export function controllerMetrics(pool: Pool) {
     if (event.type === 'runner-ready') metrics.creations.inc({ result: 'ready' });
     else if (event.type === 'runner-failed') metrics.creations.inc({ result: 'failed' });
     else if (event.type === 'runner-deleted') metrics.deletions.inc({ reason: event.reason });
+    else if (event.type === 'cold-fallback-refused') metrics.coldRefused.inc();
     else if (event.type === 'target-changed') metrics.targetChanges.inc({ direction: event.to > event.from ? 'up' : 'down' });
   });
   return { ...metrics, detach };

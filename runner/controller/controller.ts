@@ -9,7 +9,8 @@ import { McpWarmError, isMcpWarmError } from '../errors.js';
 import { readJsonBody, sendJson } from '../http-json.js';
 import { requireBearer, startHttpService } from '../http-service.js';
 import { checkAuthSetup, ImageAllowlist } from '../agent/access.js';
-import { parseControllerActivationRequest } from './activation-request.js';
+import type { Substrate, SubstrateHealth } from '../substrates/types.js';
+import { DEFAULT_ACTIVATE_GRACE_MS, parseControllerActivationRequest } from './activation-request.js';
 import { ActivationService } from './activation-service.js';
 import { controllerMetrics } from './controller-metrics.js';
 import type { HotImageConfig } from './hot-tier.js';
@@ -24,11 +25,19 @@ export interface ControllerOptions {
   host: string;
   port: number;
   pool: Pool;
+  /** The pool's substrate: while its health is not ok, /ready is 503 with the reason, and GET /pool reports it. */
+  substrate?: Substrate;
   token?: string;
   insecureNoAuth?: boolean;
   allow?: string[];
   /** How long a claim lasts before the reconcile loop ends it. */
   leaseMs: number;
+  /**
+   * Time a runner's agent has to answer an activation beyond the request's readiness timeout
+   * (default 60 s: pull, unpack, start); past it the runner counts as lost (destroyed, and the
+   * activation tried once more on another runner).
+   */
+  activateGraceMs?: number;
   /** Images kept pre-activated in the hot tier. */
   hot?: HotImageConfig[];
   /** Named MCP servers for the lifecycle API. */
@@ -52,6 +61,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
     runners: new RunnerClient(runnerToken),
     metrics,
     leaseMs: options.leaseMs,
+    activateGraceMs: options.activateGraceMs ?? DEFAULT_ACTIVATE_GRACE_MS,
     hot: options.hot ?? [],
     servers: options.servers ?? [],
     checkIntervalMs: options.checkIntervalMs ?? 1000,
@@ -91,13 +101,18 @@ export async function startController(options: ControllerOptions, runnerToken: s
     }
   };
 
+  const substrateHealth = (): SubstrateHealth => options.substrate?.health?.() ?? { ok: true };
+
   const routes = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://controller').pathname;
     service.sweep();
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok' });
     if (req.method === 'GET' && path === '/ready') {
-      const ready = pool.status().warmTargetReachedOnce;
-      return sendJson(res, ready ? 200 : 503, { ready, pool: pool.status() });
+      // Not ready while the substrate cannot see or change runners: claims and refills would fail.
+      const status = pool.status();
+      const substrate = substrateHealth();
+      const ready = status.warmTargetReachedOnce && substrate.ok;
+      return sendJson(res, ready ? 200 : 503, { ready, pool: status, substrate });
     }
     if (req.method === 'GET' && path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
@@ -107,7 +122,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
     requireBearer(req, path, options.token);
     if (req.method === 'POST' && path === '/activations') return activate(req, res);
     if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: registry.list() });
-    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), hot: hot.status(), runnerList: pool.runners() });
+    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), substrate: substrateHealth(), hot: hot.status(), runnerList: pool.runners() });
     if (req.method === 'GET' && path === '/servers') return sendJson(res, 200, { servers: servers.list() });
     const server = /^\/servers\/([^/]+)(?:\/(start|stop|scale))?$/.exec(path);
     if (server) return serverRoute(req, res, decodeURIComponent(server[1]!), server[2]);

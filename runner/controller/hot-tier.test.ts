@@ -71,8 +71,45 @@ describe('HotTier', () => {
     const tier = new HotTier([{ image: 'c', min: 1, max: 1 }], async () => 'x', () => undefined);
     tier.refill();
     await flush();
-    expect(tier.stop()).toEqual(['x']);
+    expect(await tier.stop()).toEqual(['x']);
     tier.refill();
     expect(tier.status()[0]).toMatchObject({ ready: 0, making: 0 });
+  });
+
+  it('cancels the instances being made when stopped, and waits until they gave up', async () => {
+    const errors: unknown[] = [];
+    const signals: AbortSignal[] = [];
+    let givenUp = 0;
+    const tier = new HotTier(
+      [{ image: 'f', min: 2, max: 2 }],
+      (_image, signal) => {
+        signals.push(signal);
+        return new Promise<string>((_, reject) =>
+          signal.addEventListener('abort', () => setImmediate(() => {
+            givenUp += 1;
+            reject(signal.reason);
+          })),
+        );
+      },
+      (_image, error) => errors.push(error),
+    );
+    tier.refill();
+    expect(tier.status()[0]).toMatchObject({ making: 2 });
+    expect(signals.every((signal) => !signal.aborted)).toBe(true);
+    expect(await tier.stop()).toEqual([]);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+    expect(givenUp).toBe(2);
+    expect(tier.status()[0]).toMatchObject({ ready: 0, making: 0 });
+    // A cancelled instance is not a failure worth reporting.
+    expect(errors).toEqual([]);
+  });
+
+  it('hands back an instance that was finished as it was cancelled', async () => {
+    let finish: (value: string) => void = () => undefined;
+    const tier = new HotTier([{ image: 'g', min: 1, max: 1 }], () => new Promise<string>((resolve) => (finish = resolve)), () => undefined);
+    tier.refill();
+    const stopped = tier.stop();
+    finish('late');
+    expect(await stopped).toEqual(['late']);
   });
 });

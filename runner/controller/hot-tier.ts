@@ -1,8 +1,10 @@
 /**
  * The hot tier: for popular images, instances activated and initialized ahead of demand, so an
  * activation is answered at once. Each image keeps at least `min` ready (at most `max` ready or
- * in the making); a served instance is replaced in the background.
+ * in the making); a served instance is replaced in the background. Stopping cancels the instances
+ * still being made (through the signal `make` is given), so none lingers after its controller.
  */
+import { setMaxListeners } from 'node:events';
 import { McpWarmError } from '../errors.js';
 
 export interface HotImageConfig {
@@ -31,13 +33,19 @@ interface Shelf<T> {
 export class HotTier<T> {
   private readonly shelves = new Map<string, Shelf<T>>();
   private stopped = false;
+  /** Aborted by stop(): every instance still being made gives up. */
+  private readonly stopping = new AbortController();
+  private readonly makings = new Set<Promise<void>>();
 
   constructor(
     configs: readonly HotImageConfig[],
-    private readonly make: (image: string) => Promise<T>,
+    /** Makes an instance of `image`; rejects soon once `signal` aborts, leaving nothing behind. */
+    private readonly make: (image: string, signal: AbortSignal) => Promise<T>,
     private readonly onError: (image: string, error: unknown) => void,
   ) {
     for (const config of configs) this.shelves.set(config.image, { config, ready: [], making: 0 });
+    // Every instance being made listens on it while it waits: as many as the shelves' max together.
+    setMaxListeners(0, this.stopping.signal);
   }
 
   /** A ready instance of `image`, if one is on the shelf; its replacement is started. */
@@ -54,17 +62,21 @@ export class HotTier<T> {
     for (const shelf of this.shelves.values()) {
       while (shelf.ready.length + shelf.making < shelf.config.min && shelf.ready.length + shelf.making < shelf.config.max) {
         shelf.making += 1;
-        this.make(shelf.config.image).then(
-          (instance) => {
+        const making: Promise<void> = this.make(shelf.config.image, this.stopping.signal)
+          .then(
+            (instance) => {
+              shelf.ready.push(instance);
+            },
+            (error: unknown) => {
+              // Retried by the next refill (the controller calls refill periodically); a cancelled one is no news.
+              if (!this.stopped) this.onError(shelf.config.image, error);
+            },
+          )
+          .finally(() => {
             shelf.making -= 1;
-            shelf.ready.push(instance);
-          },
-          (error: unknown) => {
-            // Retried by the next refill (the controller calls refill periodically).
-            shelf.making -= 1;
-            this.onError(shelf.config.image, error);
-          },
-        );
+            this.makings.delete(making);
+          });
+        this.makings.add(making);
       }
     }
   }
@@ -99,9 +111,14 @@ export class HotTier<T> {
     return [...this.shelves.values()].map((s) => ({ image: s.config.image, ready: s.ready.length, making: s.making, min: s.config.min, max: s.config.max }));
   }
 
-  /** Stops refilling and hands back every ready instance (for the caller to end). */
-  stop(): T[] {
+  /**
+   * Stops refilling, cancels the instances being made and waits for them to give up, then hands
+   * back every ready instance (one finished just as it was cancelled included).
+   */
+  async stop(): Promise<T[]> {
     this.stopped = true;
+    this.stopping.abort();
+    await Promise.all(this.makings);
     return [...this.shelves.values()].flatMap((shelf) => shelf.ready.splice(0));
   }
 }

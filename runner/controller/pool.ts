@@ -7,10 +7,22 @@ import { performance } from 'node:perf_hooks';
 import { McpWarmError } from '../errors.js';
 import { shuffled } from '../shuffle.js';
 import type { Runner, RunnerPatch, RunnerTemplate, Substrate } from '../substrates/types.js';
-import { CLAIM_ANNOTATIONS, claimable, claimRunner, type ClaimRequest } from './claim.js';
-import { backoffDelayMs, planReconcile, type CreationHistory, type DeleteReason, type PoolPolicy, type ReconcilePlan } from './reconcile-plan.js';
+import { CLAIM_ANNOTATIONS, claimable, claimRunner, untilClaimable, type ClaimRequest } from './claim.js';
+import {
+  backoffDelayMs,
+  decideColdFallback,
+  DEFAULT_MAX_COLD_RUNNERS,
+  planReconcile,
+  type CreationHistory,
+  type DeleteReason,
+  type PoolPolicy,
+  type ReconcilePlan,
+} from './reconcile-plan.js';
 import { updateRate, warmTarget, type RateEstimate, type SizingConfig } from './sizing.js';
 import { WaitQueue, type WaitOutcome } from './wait-queue.js';
+
+/** How long a cold-fallback runner may take to be ready before the activation fails. */
+const COLD_READY_TIMEOUT_MS = 60_000;
 
 export interface PoolOptions {
   substrate: Substrate;
@@ -21,6 +33,8 @@ export interface PoolOptions {
   maxQueue: number;
   /** With no warm runner in time: create a fresh runner for this activation (tier "cold"). */
   coldFallback: boolean;
+  /** Cold-fallback runners being made at once, at most (default 2); past it, POOL_EXHAUSTED. */
+  maxColdRunners?: number;
   reconcileIntervalMs: number;
   /**
    * Autoscaling: the warm target follows the arrival rate and the measured refill time (at least
@@ -40,6 +54,8 @@ export type PoolEvent =
   | { type: 'runner-failed'; runnerId?: string; message: string; consecutiveFailures: number; retryInMs: number }
   | { type: 'runner-deleted'; runner: Runner; reason: DeleteReason }
   | { type: 'target-changed'; from: number; to: number; arrivalRate: number; refillSeconds: number }
+  /** An activation refused a cold runner because `maxColdRunners` were being made already. */
+  | { type: 'cold-fallback-refused'; coldRunners: number; maxColdRunners: number }
   | { type: 'error'; message: string };
 
 export interface PoolClaim {
@@ -63,12 +79,20 @@ export interface PoolStatus {
   consecutiveCreationFailures: number;
   /** How long creation is still held back after failures (0 when it is not). */
   creationBackoffMs: number;
+  /** Cold-fallback runners being made now, and the cap on them. */
+  coldRunners: number;
+  maxColdRunners: number;
 }
 
 export class Pool {
   private readonly view = new Map<string, Runner>();
   /** Runners made by claimCold for one activation and not claimed yet. */
   private readonly coldRunners = new Set<string>();
+  /** Cold fallbacks under way (counted before their runner exists, so concurrent claims see the cap). */
+  private coldInFlight = 0;
+  /** Cold runners whose creation has not returned their id yet; reconcile passes wait for them. */
+  private coldCreating = 0;
+  private reconcileAfterCold = false;
   private readonly queue: WaitQueue;
   private readonly history: CreationHistory = { consecutiveFailures: 0 };
   private unwatch: (() => void) | undefined;
@@ -170,6 +194,12 @@ export class Pool {
 
   private async reconcileOnce(): Promise<void> {
     const { substrate, template, autoscale } = this.options;
+    // A cold runner being created is in the view (the substrate told of it) before its id is known
+    // to be cold: a plan now could trim it as surplus. The pass runs once its creation returned.
+    if (this.coldCreating > 0) {
+      this.reconcileAfterCold = true;
+      return;
+    }
     if (autoscale) {
       this.rate = updateRate(this.rate, this.arrivals, Date.now(), autoscale.halfLifeSeconds);
       this.arrivals = 0;
@@ -208,12 +238,16 @@ export class Pool {
     this.options.onReconcile?.(plan, this.target);
   }
 
-  /** Claims a runner: a warm one now, else after a bounded wait, else a cold one or POOL_EXHAUSTED. */
-  async claim(request: Omit<ClaimRequest, 'nowMs'>): Promise<PoolClaim> {
+  /**
+   * Claims a runner: a warm one now, else after a bounded wait, else a cold one or POOL_EXHAUSTED.
+   * `signal` gives up on the claim (rejects with its reason); a runner made for it is destroyed.
+   */
+  async claim(request: Omit<ClaimRequest, 'nowMs'>, signal?: AbortSignal): Promise<PoolClaim> {
     this.arrivals += 1;
     const start = performance.now();
     const deadline = start + this.options.maxWaitMs;
     for (;;) {
+      signal?.throwIfAborted();
       const attempt = performance.now();
       // Shuffled, so concurrent claims (and other controller replicas) spread over the candidates.
       const candidates = shuffled(claimable(this.runners().filter((runner) => !this.coldRunners.has(runner.id))));
@@ -224,71 +258,88 @@ export class Pool {
         return { runner: claimed.runner, tier: 'warm', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
       }
       const left = deadline - performance.now();
-      const waiting = left > 0 ? this.queue.wait(left) : Promise.resolve<WaitOutcome>('timeout');
+      const waiting = left > 0 ? this.queue.wait(left, signal) : Promise.resolve<WaitOutcome>('timeout');
       // A queued activation is demand: the next pass makes a runner for it.
       void this.reconcile();
       const outcome = await waiting;
+      signal?.throwIfAborted();
       if (outcome === 'ready') continue;
-      if (this.options.coldFallback) return this.claimCold(request, start);
-      throw new McpWarmError('POOL_EXHAUSTED', `no warm runner in pool ${this.options.template.pool} within ${this.options.maxWaitMs} ms${outcome === 'full' ? ' (queue full)' : ''}`, {
-        details: { retryAfterSeconds: 1, queued: this.queue.length },
+      const fallback = decideColdFallback({ enabled: this.options.coldFallback, coldRunners: this.coldInFlight, maxColdRunners: this.maxColdRunners, refillSeconds: this.refillSeconds });
+      if (fallback.create) return this.claimCold(request, start, signal);
+      const { pool } = this.options.template;
+      if (fallback.reason === 'at-capacity') {
+        this.emit({ type: 'cold-fallback-refused', coldRunners: this.coldInFlight, maxColdRunners: this.maxColdRunners });
+        throw new McpWarmError('POOL_EXHAUSTED', `no warm runner in pool ${pool} within ${this.options.maxWaitMs} ms, and ${this.coldInFlight} cold runner(s) are being made already (at most ${this.maxColdRunners})`, {
+          hint: 'Retry after the Retry-After delay, or raise --max-cold-runners or the pool size.',
+          details: { retryAfterSeconds: fallback.retryAfterSeconds, queued: this.queue.length, coldRunners: this.coldInFlight, maxColdRunners: this.maxColdRunners },
+        });
+      }
+      throw new McpWarmError('POOL_EXHAUSTED', `no warm runner in pool ${pool} within ${this.options.maxWaitMs} ms${outcome === 'full' ? ' (queue full)' : ''}`, {
+        details: { retryAfterSeconds: fallback.retryAfterSeconds, queued: this.queue.length },
       });
     }
   }
 
-  /** A fresh runner made for this activation alone, claimed as soon as it is ready. */
-  private async claimCold(request: Omit<ClaimRequest, 'nowMs'>, start: number): Promise<PoolClaim> {
+  /** Creates a runner kept apart from the pool: until it is claimed, the reconcile loop must not trim it as surplus nor a warm claim take it. */
+  private async createCold(): Promise<Runner> {
+    this.coldCreating += 1;
+    try {
+      const created = await this.options.substrate.createRunner(this.options.template);
+      this.coldRunners.add(created.id);
+      return created;
+    } finally {
+      this.coldCreating -= 1;
+      if (this.coldCreating === 0 && this.reconcileAfterCold) {
+        this.reconcileAfterCold = false;
+        void this.reconcile();
+      }
+    }
+  }
+
+  private get maxColdRunners(): number {
+    return this.options.maxColdRunners ?? DEFAULT_MAX_COLD_RUNNERS;
+  }
+
+  /** A fresh runner made for this activation alone, claimed as soon as it is ready; destroyed if it never is (or `signal` gives up). */
+  private async claimCold(request: Omit<ClaimRequest, 'nowMs'>, start: number, signal: AbortSignal | undefined): Promise<PoolClaim> {
     const { substrate, template } = this.options;
     if (this.stopped) throw new McpWarmError('POOL_EXHAUSTED', `pool ${template.pool} is stopping`, { details: { retryAfterSeconds: 1 } });
-    const created = await substrate.createRunner(template);
-    // Until it is claimed, the reconcile loop must not trim it as surplus nor a warm claim take it.
-    this.coldRunners.add(created.id);
+    this.coldInFlight += 1;
     try {
-      const ready = await this.untilClaimable(created.id, 60_000);
-      const attempt = performance.now();
-      const claimed = await claimRunner(substrate, [ready], { ...request, nowMs: Date.now() });
-      if (!claimed) throw new McpWarmError('POOL_EXHAUSTED', `the cold runner ${created.id} was taken by another claim`);
-      this.view.set(claimed.runner.id, claimed.runner);
-      return { runner: claimed.runner, tier: 'cold', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
+      const created = await this.createCold();
+      try {
+        const ready = await untilClaimable(substrate, created.id, this.view.get(created.id), COLD_READY_TIMEOUT_MS, signal).catch(async (error: unknown) => {
+          await this.discard(created.id, signal?.aborted ? 'cancelled' : 'failed').catch(() => undefined);
+          throw error;
+        });
+        const attempt = performance.now();
+        const claimed = await claimRunner(substrate, [ready], { ...request, nowMs: Date.now() });
+        if (!claimed) throw new McpWarmError('POOL_EXHAUSTED', `the cold runner ${created.id} was taken by another claim`);
+        this.view.set(claimed.runner.id, claimed.runner);
+        return { runner: claimed.runner, tier: 'cold', queueMs: attempt - start, claimMs: performance.now() - attempt, conflicts: claimed.conflicts };
+      } finally {
+        this.coldRunners.delete(created.id);
+      }
     } finally {
-      this.coldRunners.delete(created.id);
+      this.coldInFlight -= 1;
     }
-  }
-
-  private untilClaimable(id: string, timeoutMs: number): Promise<Runner> {
-    return new Promise((resolve, reject) => {
-      const check = (runner: Runner | undefined): boolean => {
-        if (runner && claimable([runner]).length > 0) {
-          finish();
-          resolve(runner);
-          return true;
-        }
-        if (runner && (runner.phase === 'failed' || runner.phase === 'gone')) {
-          finish();
-          reject(new McpWarmError('SUBSTRATE_FAILED', `runner ${id} failed before it was ready`));
-          return true;
-        }
-        return false;
-      };
-      const unwatch = this.options.substrate.watch((event) => {
-        if (event.runner.id === id) check(event.runner);
-      });
-      const timer = setTimeout(() => {
-        finish();
-        reject(new McpWarmError('SUBSTRATE_FAILED', `runner ${id} was not ready within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const finish = () => {
-        unwatch();
-        clearTimeout(timer);
-      };
-      check(this.view.get(id));
-    });
   }
 
   /** Ends a claim: the runner is drained and destroyed (single use), and the pool refilled. */
   async release(runnerId: string): Promise<void> {
     await this.update(runnerId, { state: 'draining' });
     await this.reconcile();
+  }
+
+  /**
+   * Destroys a runner now, without waiting for a reconcile pass (none may come: the controller is
+   * stopping): for a runner claimed or made for an activation that was given up half-made.
+   */
+  async discard(runnerId: string, reason: DeleteReason): Promise<void> {
+    const runner = this.view.get(runnerId);
+    await this.options.substrate.deleteRunner(runnerId);
+    this.view.delete(runnerId);
+    if (runner) this.emit({ type: 'runner-deleted', runner, reason });
   }
 
   /** Undoes a claim on which nothing ran: the runner is warm again, for the next claim. */
@@ -337,6 +388,8 @@ export class Pool {
       consecutiveCreationFailures: this.history.consecutiveFailures,
       creationBackoffMs:
         this.history.lastFailureAtMs === undefined ? 0 : Math.max(0, this.history.lastFailureAtMs + backoffDelayMs(this.history.consecutiveFailures, this.options.policy) - Date.now()),
+      coldRunners: this.coldInFlight,
+      maxColdRunners: this.maxColdRunners,
     };
   }
 }

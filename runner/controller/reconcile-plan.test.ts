@@ -6,6 +6,7 @@ import {
   DEFAULT_ABANDONED_CLAIM_MS,
   LEASE_EXPIRES_ANNOTATION,
   backoffDelayMs,
+  decideColdFallback,
   planReconcile,
   type PoolPolicy,
 } from './reconcile-plan.js';
@@ -112,5 +113,25 @@ describe('planReconcile', () => {
     const held = planReconcile([], policy, { consecutiveFailures: 3, lastFailureAtMs: NOW - 1000 }, NOW);
     expect(held).toEqual({ delete: [], create: 0, backoffUntilMs: NOW + 3000 });
     expect(planReconcile([], policy, { consecutiveFailures: 3, lastFailureAtMs: NOW - 5000 }, NOW).create).toBe(3);
+  });
+});
+
+describe('decideColdFallback', () => {
+  const state = { enabled: true, coldRunners: 0, maxColdRunners: 2, refillSeconds: 3.2 };
+
+  it('makes a cold runner while fewer than the cap are being made', () => {
+    expect(decideColdFallback(state)).toEqual({ create: true });
+    expect(decideColdFallback({ ...state, coldRunners: 1 })).toEqual({ create: true });
+  });
+
+  it('refuses at the cap, with a retry after about the refill time (at least a second)', () => {
+    expect(decideColdFallback({ ...state, coldRunners: 2 })).toEqual({ create: false, reason: 'at-capacity', retryAfterSeconds: 4 });
+    expect(decideColdFallback({ ...state, coldRunners: 5 })).toMatchObject({ create: false, reason: 'at-capacity' });
+    expect(decideColdFallback({ ...state, coldRunners: 2, refillSeconds: 0.2 })).toMatchObject({ retryAfterSeconds: 1 });
+  });
+
+  it('never makes one with a cap of 0 or with the fallback off', () => {
+    expect(decideColdFallback({ ...state, maxColdRunners: 0 })).toMatchObject({ create: false, reason: 'at-capacity' });
+    expect(decideColdFallback({ ...state, enabled: false })).toEqual({ create: false, reason: 'disabled', retryAfterSeconds: 1 });
   });
 });

@@ -34,7 +34,8 @@ export interface CreationHistory {
   lastFailureAtMs?: number;
 }
 
-export type DeleteReason = 'failed' | 'gone' | 'lease-expired' | 'abandoned' | 'draining' | 'too-old' | 'surplus';
+/** Why a runner was deleted; `cancelled` (a runner claimed or made for an activation the controller gave up on as it stopped) is the pool's own, not planned here. */
+export type DeleteReason = 'failed' | 'gone' | 'lease-expired' | 'abandoned' | 'draining' | 'too-old' | 'surplus' | 'cancelled';
 
 export interface ReconcilePlan {
   delete: Array<{ id: string; reason: DeleteReason }>;
@@ -94,4 +95,32 @@ export function planReconcile(runners: readonly Runner[], policy: PoolPolicy, hi
     if (nowMs < until) return { ...plan, create: 0, backoffUntilMs: until };
   }
   return plan;
+}
+
+/** Default cap on cold-fallback runners being made at once. */
+export const DEFAULT_MAX_COLD_RUNNERS = 2;
+
+export interface ColdFallbackState {
+  /** Whether the pool makes a runner for an activation that found no warm one in time. */
+  enabled: boolean;
+  /** Cold-fallback runners being made now. */
+  coldRunners: number;
+  maxColdRunners: number;
+  /** Measured seconds from creating a runner to its agent being ready. */
+  refillSeconds: number;
+}
+
+export type ColdFallbackDecision = { create: true } | { create: false; reason: 'disabled' | 'at-capacity'; retryAfterSeconds: number };
+
+/**
+ * For an activation that waited in vain for a warm runner: a runner made for it, or a 503. Cold
+ * runners are capped: under a burst every activation past the warm runners would otherwise start
+ * an agent at once, and the machine, overloaded, fails them. At the cap, a cold runner frees its
+ * slot once ready, so the client is told to retry after about the refill time; without the
+ * fallback, after a second (a warm runner may come free at any moment).
+ */
+export function decideColdFallback(state: ColdFallbackState): ColdFallbackDecision {
+  if (!state.enabled) return { create: false, reason: 'disabled', retryAfterSeconds: 1 };
+  if (state.coldRunners < state.maxColdRunners) return { create: true };
+  return { create: false, reason: 'at-capacity', retryAfterSeconds: Math.max(1, Math.ceil(state.refillSeconds)) };
 }

@@ -3,7 +3,7 @@
  * look at an instance, stop one. A runner that does not answer is reported as such (not thrown),
  * since what the controller does next depends on it.
  */
-import type { McpWarmError } from '../errors.js';
+import { McpWarmError } from '../errors.js';
 import { callJson, errorFromAnswer } from '../http-json.js';
 import type { ActivationRequest } from '../agent/activation-request.js';
 import type { InstanceInfo } from '../agent/instance.js';
@@ -22,16 +22,38 @@ export class RunnerClient {
     return callJson(new URL(path, runner.endpoint), { method, token: this.token, body, unreachable: { code: 'SUBSTRATE_FAILED', what: `runner ${runner.id}` } });
   }
 
-  /** Has the runner's agent activate `request` as instance `instanceId`. */
-  async activate(runner: Runner, request: ActivationRequest, instanceId: string): Promise<AgentActivation> {
-    let answer: { status: number; json: any };
+  /**
+   * Has the runner's agent activate `request` as instance `instanceId`. An agent that has not
+   * answered within `timeoutMs` counts as lost (not answered); one cut short by `signal` too.
+   */
+  async activate(runner: Runner, request: ActivationRequest, instanceId: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentActivation> {
+    const lost = (message: string, details?: Record<string, unknown>): AgentActivation => ({
+      ok: false,
+      answered: false,
+      error: new McpWarmError('SUBSTRATE_FAILED', `runner ${runner.id} at ${runner.endpoint} ${message}`, details ? { details } : {}),
+    });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let response: Response;
+    let json: any;
     try {
-      answer = await this.call(runner, 'POST', '/activate', { ...request, instanceId });
+      response = await fetch(new URL('/activate', runner.endpoint), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...request, instanceId }),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      // The timeout covers the body too: an agent can hang after its headers.
+      json = await response.json().catch((error: unknown) => {
+        if (error instanceof SyntaxError) return {};
+        throw error;
+      });
     } catch (error) {
-      return { ok: false, answered: false, error: error as McpWarmError };
+      if (signal?.aborted) return lost('was left: the activation was cancelled');
+      if (timeout.aborted) return lost(`did not answer POST /activate within ${timeoutMs} ms`, { timeoutMs });
+      return lost(`is unreachable: ${(error as Error).message}`);
     }
-    if (answer.status === 201) return { ok: true, instance: answer.json as InstanceInfo };
-    return { ok: false, answered: true, error: errorFromAnswer(answer.json?.error ?? {}, answer.status) };
+    if (response.status === 201) return { ok: true, instance: json as InstanceInfo };
+    return { ok: false, answered: true, error: errorFromAnswer(json?.error ?? {}, response.status) };
   }
 
   /**

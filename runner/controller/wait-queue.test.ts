@@ -35,4 +35,18 @@ describe('WaitQueue', () => {
     queue.drain();
     expect(await held).toBe('timeout');
   });
+
+  it('lets a waiter whose signal aborts leave the queue', async () => {
+    const queue = new WaitQueue(10);
+    const cancel = new AbortController();
+    const leaving = queue.wait(10_000, cancel.signal);
+    const staying = queue.wait(10_000);
+    cancel.abort();
+    expect(await leaving).toBe('timeout');
+    expect(queue.length).toBe(1);
+    queue.wake();
+    expect(await staying).toBe('ready');
+    expect(await queue.wait(10_000, cancel.signal)).toBe('timeout');
+    expect(queue.length).toBe(0);
+  });
 });

@@ -6,8 +6,8 @@
 export type WaitOutcome = 'ready' | 'timeout' | 'full';
 
 interface Waiter {
-  resolve(outcome: WaitOutcome): void;
-  timer: NodeJS.Timeout;
+  /** Resolves the wait once, and lets go of its timer and abort listener. */
+  settle(outcome: WaitOutcome): void;
 }
 
 export class WaitQueue {
@@ -19,17 +19,27 @@ export class WaitQueue {
     return this.waiters.length;
   }
 
-  /** Resolves with 'ready' when woken, 'timeout' after `maxWaitMs`, 'full' at once when the queue is full. */
-  wait(maxWaitMs: number): Promise<WaitOutcome> {
+  /**
+   * Resolves with 'ready' when woken, 'timeout' after `maxWaitMs` (or once `signal` aborts: the
+   * waiter gave up), 'full' at once when the queue is full.
+   */
+  wait(maxWaitMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
     if (this.waiters.length >= this.maxLength) return Promise.resolve('full');
+    if (signal?.aborted) return Promise.resolve('timeout');
     return new Promise((resolve) => {
+      const leave = () => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        waiter.settle('timeout');
+      };
+      const timer = setTimeout(leave, maxWaitMs);
+      signal?.addEventListener('abort', leave, { once: true });
       const waiter: Waiter = {
-        resolve,
-        timer: setTimeout(() => {
-          const at = this.waiters.indexOf(waiter);
-          if (at >= 0) this.waiters.splice(at, 1);
-          resolve('timeout');
-        }, maxWaitMs),
+        settle: (outcome) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', leave);
+          resolve(outcome);
+        },
       };
       this.waiters.push(waiter);
     });
@@ -37,17 +47,11 @@ export class WaitQueue {
 
   /** Wakes up to `count` waiters, oldest first (each then tries to claim). */
   wake(count = 1): void {
-    for (const waiter of this.waiters.splice(0, count)) {
-      clearTimeout(waiter.timer);
-      waiter.resolve('ready');
-    }
+    for (const waiter of this.waiters.splice(0, count)) waiter.settle('ready');
   }
 
   /** Wakes everyone with 'timeout' (shutdown). */
   drain(): void {
-    for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.resolve('timeout');
-    }
+    for (const waiter of this.waiters.splice(0)) waiter.settle('timeout');
   }
 }

@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { McpWarmError } from '../errors.js';
-import { DOCKER_HUB_REGISTRY, isLoopbackRegistry } from './reference.js';
+import { plainHttpAllowed, type PlainHttpPolicy } from './insecure-registries.js';
+import { DOCKER_HUB_REGISTRY } from './reference.js';
 
 export interface AuthChallenge {
   /** Lowercase scheme: `bearer`, `basic`, ... */
@@ -221,7 +222,7 @@ export class RegistryAuthenticator {
 
   constructor(
     private readonly registry: string,
-    private readonly options: { dockerConfigPath?: string; insecure?: boolean; send: Send },
+    private readonly options: { dockerConfigPath?: string; plainHttp?: PlainHttpPolicy; send: Send },
   ) {}
 
   /** The header for a request needing `scope`, when an earlier challenge said what to send. */
@@ -276,7 +277,7 @@ export class RegistryAuthenticator {
       throw this.failure(`named an invalid token realm ${JSON.stringify(challenge.params.realm)}`);
     }
     const { url } = request;
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.options.insecure || isLoopbackRegistry(url.host)))) {
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && plainHttpAllowed(url.host, this.options.plainHttp ?? {}))) {
       throw new McpWarmError('REGISTRY_INSECURE_REFUSED', `token realm ${url.href} of ${this.registry} is not HTTPS; refusing to send credentials there`, {
         details: { realm: url.href },
       });

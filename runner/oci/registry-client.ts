@@ -9,7 +9,8 @@ import { McpWarmError } from '../errors.js';
 import { RegistryAuthenticator } from './auth.js';
 import { digestHex, isDigest, sha256Digest, verifyContent } from './digest.js';
 import { MAX_MANIFEST_BYTES, resolveManifestMediaType } from './manifest.js';
-import { DEFAULT_TAG, formatReference, isLoopbackRegistry, isValidTag, registryApiHost, type ImageReference } from './reference.js';
+import { answeredPlainHttp, plainHttpAllowed, plainHttpRefused, type PlainHttpPolicy } from './insecure-registries.js';
+import { DEFAULT_TAG, formatReference, isValidTag, registryApiHost, type ImageReference } from './reference.js';
 import type { ImageSource } from './source.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, type Descriptor, type FetchedManifest } from './types.js';
 
@@ -20,10 +21,8 @@ export interface RetryPolicy {
   baseDelayMs: number;
 }
 
-export interface RegistryClientOptions {
-  /** Allow plain HTTP to a registry that is not on loopback (used by default then). */
-  insecure?: boolean;
-  /** Force a scheme. Default: https, or http for loopback registries and with `insecure`. */
+export interface RegistryClientOptions extends PlainHttpPolicy {
+  /** Force a scheme. Default: https, or http where plain HTTP is allowed (loopback, `insecure`, `insecureRegistries`). */
   scheme?: 'https' | 'http';
   /** Where credentials are read from; default `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`. */
   dockerConfigPath?: string;
@@ -39,8 +38,8 @@ const RETRYABLE_STATUSES = new Set([429, 500, 502, 503, 504]);
 const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES, ...INDEX_MEDIA_TYPES].join(', ');
 
 /** The scheme to talk to `registry` with; REGISTRY_INSECURE_REFUSED for plain HTTP to a remote host not marked insecure. */
-export function registryScheme(registry: string, options: Pick<RegistryClientOptions, 'insecure' | 'scheme'>): 'https' | 'http' {
-  const plainAllowed = options.insecure === true || isLoopbackRegistry(registry);
+export function registryScheme(registry: string, options: Pick<RegistryClientOptions, 'insecure' | 'insecureRegistries' | 'scheme'>): 'https' | 'http' {
+  const plainAllowed = plainHttpAllowed(registry, options);
   const scheme = options.scheme ?? (plainAllowed ? 'http' : 'https');
   if (scheme === 'http' && !plainAllowed) {
     throw new McpWarmError('REGISTRY_INSECURE_REFUSED', `refusing plain HTTP to ${registry}: it is not a loopback registry and was not marked insecure`, {
@@ -108,7 +107,7 @@ export class RegistryClient implements ImageSource {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.auth = new RegistryAuthenticator(ref.registry, {
       dockerConfigPath: options.dockerConfigPath,
-      insecure: options.insecure,
+      plainHttp: options,
       send: (url, init) => this.send(url, init),
     });
   }
@@ -288,6 +287,8 @@ export class RegistryClient implements ImageSource {
       try {
         response = await fetch(url, { ...init, redirect: 'follow' });
       } catch (error) {
+        // A plain-HTTP server on an HTTPS URL: retrying cannot help, and falling back to HTTP is not ours to decide.
+        if (url.protocol === 'https:' && answeredPlainHttp(error)) throw plainHttpRefused(this.ref.registry, url, error);
         if (attempt >= attempts) {
           throw new McpWarmError('REGISTRY_UNREACHABLE', `${init.method ?? 'GET'} ${url.href} failed after ${attempt} attempt(s): ${connectionProblem(error)}`, {
             cause: error,

@@ -4,6 +4,7 @@
  * optimistic concurrency), so a restarted controller recovers the pool from the substrate alone,
  * and the controller never branches on which substrate it talks to.
  */
+import type { ErrorCode } from '../errors.js';
 
 export type RunnerState = 'warm' | 'claimed' | 'draining';
 
@@ -34,6 +35,8 @@ export interface RunnerTemplate {
   sandbox?: string;
   cacheBudget?: string;
   allow?: string[];
+  /** Registries the runner agents pull from over plain HTTP although not on loopback (agent `--insecure-registry`). */
+  insecureRegistries?: string[];
 }
 
 export type RunnerEvent = { type: 'added' | 'modified' | 'deleted'; runner: Runner };
@@ -59,8 +62,21 @@ export interface LeaderElectionRequest {
   onChange?: (leading: boolean) => void;
 }
 
+/**
+ * Whether the substrate can see and change its runners now. Not ok while a service it depends on
+ * does not answer (the Kubernetes API server): the reason is the coded error its calls fail with,
+ * and `since` when that began (ISO 8601).
+ */
+export type SubstrateHealth = { ok: true } | { ok: false; reason: { code: ErrorCode; message: string; since: string } };
+
 export interface Substrate {
   readonly name: string;
+  /**
+   * Present where the substrate depends on a service that can go away while the controller runs.
+   * The controller's `/ready` is 503 while it is not ok, and `GET /pool` reports it. Without it
+   * the substrate counts as healthy.
+   */
+  health?(): SubstrateHealth;
   /**
    * Present where several controller replicas can share a pool (Kubernetes): only the leader
    * reconciles, every replica serves claims. Without it a pool has one controller.

@@ -2,8 +2,11 @@
  * A pool controller in the test process on the process substrate (real runner agents), with
  * helpers to call its API, wait for its state, and find the processes a runner left.
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import { mountsUnder } from '../../runner/mounts.js';
 import { startController, type ControllerOptions, type RunningController } from '../../runner/controller/controller.js';
 import { Pool, type PoolOptions } from '../../runner/controller/pool.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
@@ -52,6 +55,7 @@ export function metricValue(exposition: string, sample: string): number | undefi
 
 export interface InProcessController {
   url: string;
+  /** Its close() may be called before the harness's own close (which then does not close it again). */
   controller: RunningController;
   substrate: ProcessSubstrate;
   pool: Pool;
@@ -82,10 +86,12 @@ export async function startInProcessController(images: ImageFixture, name: strin
     reconcileIntervalMs: 500,
     ...options.pool,
   });
-  const controller = await startController(
+  const running = await startController(
     { host: '127.0.0.1', port: 0, pool, token: CONTROLLER_TOKEN, leaseMs: 600_000, allow: [`${images.registry.address}/mcp/*`], ...options.controller },
     token,
   );
+  let closed: Promise<void> | undefined;
+  const controller: RunningController = { url: running.url, close: () => (closed ??= running.close()) };
   return {
     url: controller.url,
     controller,
@@ -98,6 +104,20 @@ export async function startInProcessController(images: ImageFixture, name: strin
       await substrate.close();
     },
   };
+}
+
+/** Exactly `available` runners, each warm and ready: nothing claimed, starting, draining or failed. */
+export async function poolSettled(harness: { url: string }, available: number): Promise<boolean> {
+  const pool = (await callController(harness.url, 'GET', '/pool')).json;
+  return pool.available === available && pool.runnerList.length === available;
+}
+
+/** Nothing of a dead runner is left: its directory, mounts, agent, runc containers. */
+export async function expectRunnerGone(harness: InProcessController, runnerId: string): Promise<void> {
+  const dir = join(harness.stateDir, 'runners', runnerId);
+  await until(async () => !existsSync(dir) && !(await harness.substrate.listRunners()).some((r) => r.id === runnerId), 30_000, `runner ${runnerId} to be deleted`);
+  expect(await processesMentioning(dir)).toEqual([]);
+  expect(mountsUnder(dir)).toEqual([]);
 }
 
 /** The agent pid the process substrate recorded for a runner (in its agent handle, or at the top level in older records). */

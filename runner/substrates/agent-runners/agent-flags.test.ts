@@ -6,7 +6,7 @@ const where = { host: '0.0.0.0', port: 8080, cacheDir: '/var/lib/mcpwarm/cache',
 
 describe('agentFlags', () => {
   it('passes where the agent listens and every template setting as --flag=value', () => {
-    expect(agentFlags({ pool: 'p', token: 't', sandbox: 'bwrap', cacheBudget: '2Gi', allow: ['-weird', 'reg/*'] }, where)).toEqual([
+    expect(agentFlags({ pool: 'p', token: 't', sandbox: 'bwrap', cacheBudget: '2Gi', allow: ['-weird', 'reg/*'], insecureRegistries: ['kind-registry:5000'] }, where)).toEqual([
       '--port=8080',
       '--host=0.0.0.0',
       '--cache=/var/lib/mcpwarm/cache',
@@ -15,6 +15,7 @@ describe('agentFlags', () => {
       '--cache-size=2Gi',
       '--allow=-weird',
       '--allow=reg/*',
+      '--insecure-registry=kind-registry:5000',
     ]);
   });
 

@@ -31,6 +31,7 @@ export function agentFlags(template: RunnerTemplate, where: AgentListen): string
     ...(template.sandbox !== undefined ? [`--sandbox=${template.sandbox}`] : []),
     ...(template.cacheBudget !== undefined ? [`--cache-size=${template.cacheBudget}`] : []),
     ...(template.allow ?? []).map((pattern) => `--allow=${pattern}`),
+    ...(template.insecureRegistries ?? []).map((registry) => `--insecure-registry=${registry}`),
   ];
 }
 

@@ -10,8 +10,8 @@
  * API server, and their answers update the informer's cache at once.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions, Watch, type V1Pod } from '@kubernetes/client-node';
-import { McpWarmError } from '../../errors.js';
-import type { Runner, RunnerEvent, RunnerPatch, RunnerTemplate, Substrate } from '../types.js';
+import { isMcpWarmError, McpWarmError } from '../../errors.js';
+import type { Runner, RunnerEvent, RunnerPatch, RunnerTemplate, Substrate, SubstrateHealth } from '../types.js';
 import { API_CALLS, type ApiCall } from './api-calls.js';
 import { Informer, type InformerFailure } from './informer.js';
 import { loadKubeTarget, type KubeTarget } from './kube-config.js';
@@ -19,7 +19,7 @@ import { LeaderElector, type LeaderElectionOptions } from './leader-election.js'
 import { apiStatus, kubeError } from './kube-errors.js';
 import { defaultPodTemplate, loadPodTemplate } from './pod-template.js';
 import { runnerFromPod, runnerPatchBody, runnerPod, RUNNER_SELECTOR, withAgentImage, type TokenSecret } from './pod-runner.js';
-import type { BackoffPolicy } from './watch-cache.js';
+import { isLaterVersion, type BackoffPolicy } from './watch-cache.js';
 
 export interface KubernetesSubstrateOptions {
   /** Kubeconfig file; else KUBECONFIG, ~/.kube/config, or the pod's service account in a cluster. */
@@ -40,6 +40,10 @@ export interface KubernetesSubstrateOptions {
 
 export const DEFAULT_TOKEN_SECRET: TokenSecret = { name: 'mcpwarm-runner-token', key: 'runner-token' };
 
+function conflict(id: string, expectedVersion: string): McpWarmError {
+  return new McpWarmError('RUNNER_CONFLICT', `runner ${id} changed since version ${expectedVersion}`, { details: { id, expectedVersion } });
+}
+
 export class KubernetesSubstrate implements Substrate {
   readonly name = 'kubernetes';
   readonly namespace: string;
@@ -48,6 +52,8 @@ export class KubernetesSubstrate implements Substrate {
   private readonly informer: Informer<V1Pod>;
   private readonly podTemplate: Promise<V1Pod>;
   private readonly tokenSecret: TokenSecret;
+  /** Compare-and-set patches on their way, by `runner@version`. */
+  private readonly patching = new Map<string, Promise<Runner>>();
 
   constructor(private readonly options: KubernetesSubstrateOptions = {}) {
     this.target = loadKubeTarget(options);
@@ -80,6 +86,22 @@ export class KubernetesSubstrate implements Substrate {
   /** False while the API server does not answer the informer (its cache may be stale). */
   get connected(): boolean {
     return this.informer.connected;
+  }
+
+  /**
+   * Not ok while the informer's list or watch fails (claims and refills would fail too), with the
+   * coded error of its last attempt; ok again after the next list or watch the server accepts.
+   */
+  health(): SubstrateHealth {
+    if (this.informer.connected) return { ok: true };
+    const failure = this.informer.lastFailure;
+    const since = new Date(this.informer.failingSince ?? Date.now()).toISOString();
+    if (failure === undefined) {
+      const message = `no list of runner pods from the Kubernetes API server at ${this.target.server} yet (namespace ${this.namespace})`;
+      return { ok: false, reason: { code: 'KUBERNETES_UNREACHABLE', message, since } };
+    }
+    const error = this.failure(failure.step === 'list' ? API_CALLS.listPods : API_CALLS.watchPods, failure.error);
+    return { ok: false, reason: { code: error.code, message: error.message, since } };
   }
 
   /**
@@ -121,16 +143,42 @@ export class KubernetesSubstrate implements Substrate {
       .filter((runner): runner is Runner => runner !== undefined && (pool === undefined || runner.pool === pool));
   }
 
+  /**
+   * Compare-and-set. A patch the API server would certainly refuse with 409 is not sent: when the
+   * informer already holds a later version, or when another patch of this substrate at the same
+   * version is on its way (at most one of them can apply, and once one has, the version changed).
+   * So concurrent claims on one runner cost one request per version from each controller replica.
+   */
   async updateRunner(id: string, expectedVersion: string, patch: RunnerPatch): Promise<Runner> {
     const body = runnerPatchBody(expectedVersion, patch);
+    const key = `${id}@${expectedVersion}`;
+    for (let earlier = this.patching.get(key); earlier !== undefined; earlier = this.patching.get(key)) {
+      const failure = await earlier.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // It applied, or found the runner changed or gone: this patch would meet the same. Any other
+      // failure (no answer) says nothing about the version, so this one is sent.
+      if (failure === undefined || (isMcpWarmError(failure) && failure.code === 'RUNNER_CONFLICT')) throw conflict(id, expectedVersion);
+      if (isMcpWarmError(failure) && failure.code === 'RUNNER_NOT_FOUND') throw failure;
+    }
+    if (isLaterVersion(this.informer.get(id)?.metadata?.resourceVersion, expectedVersion)) throw conflict(id, expectedVersion);
+    const sending = this.sendPatch(id, expectedVersion, body);
+    this.patching.set(key, sending);
+    try {
+      return await sending;
+    } finally {
+      if (this.patching.get(key) === sending) this.patching.delete(key);
+    }
+  }
+
+  private async sendPatch(id: string, expectedVersion: string, body: ReturnType<typeof runnerPatchBody>): Promise<Runner> {
     let pod: V1Pod;
     try {
       pod = await this.core.patchNamespacedPod({ name: id, namespace: this.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     } catch (error) {
       const status = apiStatus(error);
-      if (status === 409) {
-        throw new McpWarmError('RUNNER_CONFLICT', `runner ${id} changed since version ${expectedVersion}`, { details: { id, expectedVersion } });
-      }
+      if (status === 409) throw conflict(id, expectedVersion);
       if (status === 404) throw new McpWarmError('RUNNER_NOT_FOUND', `no runner pod ${id} in namespace ${this.namespace}`, { details: { id } });
       throw this.failure(API_CALLS.patchPod, error);
     }

@@ -50,6 +50,8 @@ export class Informer<T extends KubeObject> {
   private running: Promise<void> | undefined;
   private synced = false;
   private failure: InformerFailure | undefined;
+  /** When the current run of failed attempts began (ms since the epoch). */
+  private failingSinceMs: number | undefined;
 
   constructor(
     private readonly source: ListWatchSource<T>,
@@ -79,6 +81,11 @@ export class Informer<T extends KubeObject> {
 
   get lastFailure(): InformerFailure | undefined {
     return this.failure;
+  }
+
+  /** When the attempts began failing, while they do (ms since the epoch); else undefined. */
+  get failingSince(): number | undefined {
+    return this.failingSinceMs;
   }
 
   items(): T[] {
@@ -123,6 +130,7 @@ export class Informer<T extends KubeObject> {
 
   private succeeded(): void {
     this.failure = undefined;
+    this.failingSinceMs = undefined;
     if (this.synced) return;
     this.synced = true;
     for (const waiter of this.waiters.splice(0)) waiter.resolve();
@@ -130,6 +138,7 @@ export class Informer<T extends KubeObject> {
 
   private failed(failure: InformerFailure): void {
     this.failure = failure;
+    this.failingSinceMs ??= Date.now();
     if (!this.synced) for (const waiter of this.waiters.splice(0)) waiter.reject(failure);
   }
 

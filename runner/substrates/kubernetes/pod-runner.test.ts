@@ -18,12 +18,12 @@ describe('runnerPod', () => {
   it('labels the template for its pool, generates its name, appends the template flags and takes the token from the Secret', () => {
     const template = defaultPodTemplate('reg/runner:1');
     template.spec!.containers[0]!.env = [{ name: 'MCPWARM_TOKEN', value: 'leaked' }, { name: 'KEEP', value: '1' }];
-    const pod = runnerPod(template, { pool: 'team-a', token: 't', sandbox: 'bwrap', cacheBudget: '2Gi', allow: ['-odd', 'reg/*'] }, secret);
+    const pod = runnerPod(template, { pool: 'team-a', token: 't', sandbox: 'bwrap', cacheBudget: '2Gi', allow: ['-odd', 'reg/*'], insecureRegistries: ['kind-registry:5000'] }, secret);
     expect(pod.metadata?.generateName).toBe('mcp-runner-');
     expect(pod.metadata?.name).toBeUndefined();
     expect(pod.metadata?.labels).toMatchObject({ 'app.kubernetes.io/component': 'mcp-runner', 'mcpwarm.dev/pool': 'team-a', 'mcpwarm.dev/state': 'warm', 'app.kubernetes.io/name': 'mcpwarm' });
     const agent = pod.spec!.containers[0]!;
-    expect(agent.args).toEqual(['--host=0.0.0.0', '--port=8080', '--cache=/var/cache/mcpwarm', '--sandbox=bwrap', '--cache-size=2Gi', '--allow=-odd', '--allow=reg/*']);
+    expect(agent.args).toEqual(['--host=0.0.0.0', '--port=8080', '--cache=/var/cache/mcpwarm', '--sandbox=bwrap', '--cache-size=2Gi', '--allow=-odd', '--allow=reg/*', '--insecure-registry=kind-registry:5000']);
     expect(agent.env).toEqual([{ name: 'KEEP', value: '1' }, { name: 'MCPWARM_TOKEN', valueFrom: { secretKeyRef: secret } }]);
     expect(JSON.stringify(pod)).not.toContain('"t"');
     expect(template.spec!.containers[0]!.args).toHaveLength(3);

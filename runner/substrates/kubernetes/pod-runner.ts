@@ -48,6 +48,7 @@ export function runnerTemplateFlags(template: RunnerTemplate): string[] {
     ...(template.sandbox !== undefined ? [`--sandbox=${template.sandbox}`] : []),
     ...(template.cacheBudget !== undefined ? [`--cache-size=${template.cacheBudget}`] : []),
     ...(template.allow ?? []).map((pattern) => `--allow=${pattern}`),
+    ...(template.insecureRegistries ?? []).map((registry) => `--insecure-registry=${registry}`),
   ];
 }
 

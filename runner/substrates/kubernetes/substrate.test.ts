@@ -79,13 +79,15 @@ describe('KubernetesSubstrate', () => {
     expect(seen.find((e) => e.runner.id === created.id)?.type).toBe('added');
   });
 
-  it('lets exactly one of 50 concurrent claims from two substrates through, the rest RUNNER_CONFLICT', async () => {
+  it('lets exactly one of 50 concurrent claims from two substrates through, the rest RUNNER_CONFLICT, with one request per substrate', async () => {
     const a = substrate();
     const b = substrate();
     const runner = await a.createRunner(TEMPLATE);
     markReady(runner.id);
     await until(async () => (await b.listRunners()).some((r) => r.id === runner.id && r.phase === 'running'), 'b to see it');
     const current = (await b.listRunners()).find((r) => r.id === runner.id)!;
+    const patches = () => server.requests.filter((r) => r.verb === 'patch' && r.name === runner.id).length;
+    const before = patches();
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).updateRunner(runner.id, current.version, { state: 'claimed', annotations: { 'mcpwarm.dev/activation': `a-${i}` } })),
     );
@@ -93,6 +95,13 @@ describe('KubernetesSubstrate', () => {
     expect(won).toHaveLength(1);
     expect(won[0]!.value).toMatchObject({ state: 'claimed', annotations: { 'mcpwarm.dev/activation': expect.stringMatching(/^a-\d+$/) } });
     for (const lost of results.filter((r) => r.status === 'rejected')) expect((lost as PromiseRejectedResult).reason.code).toBe('RUNNER_CONFLICT');
+    // Of the claims at one version, each substrate sent only its first: the rest could only lose.
+    expect(patches() - before).toBe(2);
+    // Once a substrate's cache holds the winner's version, a claim at the old one is refused without a request.
+    await until(async () => (await b.listRunners()).find((r) => r.id === runner.id)?.version === won[0]!.value.version, 'b to see the winner');
+    const sent = patches();
+    expect((await caught(b.updateRunner(runner.id, current.version, { state: 'claimed' }))).code).toBe('RUNNER_CONFLICT');
+    expect(patches()).toBe(sent);
     const pod = server.store.get('pods', NS, runner.id);
     expect(pod.metadata.labels['mcpwarm.dev/state']).toBe('claimed');
     expect(pod.metadata.resourceVersion).toBe(won[0]!.value.version);
@@ -131,16 +140,24 @@ describe('KubernetesSubstrate', () => {
     expect(lists()).toBe(listed);
   });
 
-  it('relists after 410 Gone and tells what changed while it was away; serves its cache and reports disconnected meanwhile', async () => {
+  it('relists after 410 Gone and tells what changed while it was away; serves its cache and reports itself unhealthy meanwhile', async () => {
     const a = substrate();
     const seen = recorder(a);
     const kept = await a.createRunner(TEMPLATE);
     const removed = await a.createRunner(TEMPLATE);
     await until(async () => (await a.listRunners()).length >= 2, 'both runners');
+    expect(a.health()).toEqual({ ok: true });
     const lists = server.requests.filter((r) => r.verb === 'list').length;
+    const pausedAt = Date.now();
     await server.pause();
     try {
       await until(() => !a.connected, 'the informer to notice');
+      const health = a.health();
+      expect(health.ok).toBe(false);
+      if (health.ok) return;
+      expect(health.reason.code).toBe('KUBERNETES_UNREACHABLE');
+      expect(health.reason.message).toContain(`did not answer (watch pods in namespace ${NS})`);
+      expect(Date.parse(health.reason.since)).toBeGreaterThanOrEqual(pausedAt - 1000);
       expect((await a.listRunners()).map((r) => r.id)).toEqual(expect.arrayContaining([kept.id, removed.id]));
       expect((await caught(a.createRunner(TEMPLATE))).code).toBe('KUBERNETES_UNREACHABLE');
       server.store.delete('pods', NS, removed.id);
@@ -150,6 +167,7 @@ describe('KubernetesSubstrate', () => {
       await server.listen();
     }
     await until(() => a.connected, 'the informer to reconnect');
+    expect(a.health()).toEqual({ ok: true });
     await until(() => seen.some((e) => e.type === 'deleted' && e.runner.id === removed.id), 'the missed deletion');
     await until(() => seen.some((e) => e.type === 'modified' && e.runner.id === kept.id && e.runner.phase === 'running'), 'the missed change');
     expect(server.requests.filter((r) => r.verb === 'list').length).toBeGreaterThan(lists);

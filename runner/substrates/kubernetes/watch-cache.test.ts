@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, isExpired, isNewer, WatchCache, type KubeObject } from './watch-cache.js';
+import { backoffDelayMs, isExpired, isLaterVersion, isNewer, WatchCache, type KubeObject } from './watch-cache.js';
 
 const obj = (name: string, resourceVersion: string): KubeObject => ({ metadata: { name, resourceVersion } });
 
@@ -12,6 +12,16 @@ describe('isNewer', () => {
     expect(isNewer('abc', 'abd')).toBe(true);
     expect(isNewer('abc', 'abc')).toBe(false);
     expect(isNewer('1', undefined)).toBe(true);
+  });
+});
+
+describe('isLaterVersion', () => {
+  it('is sure only of numeric versions, compared as numbers', () => {
+    expect(isLaterVersion('10', '9')).toBe(true);
+    expect(isLaterVersion('9', '10')).toBe(false);
+    expect(isLaterVersion('10', '10')).toBe(false);
+    expect(isLaterVersion('abd', 'abc')).toBe(false);
+    expect(isLaterVersion(undefined, '1')).toBe(false);
   });
 });
 

@@ -2,10 +2,10 @@
  * The pure half of the informer: the cache of objects a list and a watch keep, the changes each
  * step makes to it, and the reconnect backoff. No I/O, so every rule is unit-tested.
  *
- * resourceVersions are opaque to Kubernetes clients in general; the one place they are compared is
- * `isNewer`, which orders them as numbers when both are numbers (what every etcd-backed API server
- * sends) so that an object this controller wrote is not replaced by an older copy a lagging watch
- * delivers afterwards.
+ * resourceVersions are opaque to Kubernetes clients in general; they are compared only as numbers
+ * when both are numbers (what every etcd-backed API server sends): by `isNewer`, so that an object
+ * this controller wrote is not replaced by an older copy a lagging watch delivers afterwards, and
+ * by `isLaterVersion`, so that a compare-and-set the cache already knows is stale is not sent.
  */
 
 export interface KubeObject {
@@ -24,6 +24,15 @@ export function isNewer(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined) return true;
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(a) > BigInt(b);
   return a !== b;
+}
+
+/**
+ * `a` is certainly a later version than `b`: both are numbers and `a` is greater. Unlike isNewer,
+ * versions that cannot be ordered count as not later, so a caller acting on the answer (refusing a
+ * write without sending it) never acts on a guess.
+ */
+export function isLaterVersion(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) > BigInt(b);
 }
 
 export class WatchCache<T extends KubeObject> {

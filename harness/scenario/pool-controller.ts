@@ -3,21 +3,19 @@
  * the run's scratch, torn down with every runner it made when the run ends.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startController } from '../../runner/controller/controller.js';
 import type { HotImageConfig } from '../../runner/controller/hot-tier.js';
 import { Pool } from '../../runner/controller/pool.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
-import { McpWarmError } from '../../runner/errors.js';
-import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import { createSubstrate } from '../../runner/substrates/registry.js';
+import { controllerClient } from './controller-client.js';
 import type { Teardown } from './teardown.js';
 
 export interface ScenarioController {
   url: string;
   token: string;
-  /** POST /activations; resolves with the answer (an error answer is thrown as its coded error). */
-  activate(image: string): Promise<{ activationId: string; tier: string; endpoint: string; phases: Record<string, number> }>;
+  /** POST /activations (`tier: "warm"` skips the hot tier); resolves with the answer (an error answer is thrown as its coded error). */
+  activate(image: string, tier?: 'hot' | 'warm'): Promise<{ activationId: string; tier: string; endpoint: string; phases: Record<string, number> }>;
   end(activationId: string): Promise<void>;
   /** GET /pool. */
   pool(): Promise<{ available: number; hot?: Array<{ image: string; ready: number }> } & Record<string, unknown>>;
@@ -56,7 +54,7 @@ export async function startScenarioController(options: ScenarioControllerOptions
     await Promise.all((await substrate.listRunners()).map((runner) => substrate.deleteRunner(runner.id)));
     await substrate.close();
   };
-  const controller = await startController({ host: '127.0.0.1', port: 0, pool, token, leaseMs: 3_600_000, ...(options.hot ? { hot: options.hot } : {}) }, template.token).catch(async (error: unknown) => {
+  const controller = await startController({ host: '127.0.0.1', port: 0, pool, substrate, token, leaseMs: 3_600_000, ...(options.hot ? { hot: options.hot } : {}) }, template.token).catch(async (error: unknown) => {
     await removeRunners();
     throw error;
   });
@@ -64,30 +62,5 @@ export async function startScenarioController(options: ScenarioControllerOptions
     await controller.close();
     await removeRunners();
   });
-  const unreachable = { code: 'SERVICE_UNREACHABLE', what: 'the scenario controller' } as const;
-  const call = (method: string, path: string, body?: unknown) => callJson(new URL(path, controller.url), { method, token, body, unreachable });
-  const self: ScenarioController = {
-    url: controller.url,
-    token,
-    activate: async (image) => {
-      const { status, json } = await call('POST', '/activations', { image });
-      if (status !== 201) throw errorFromAnswer(json.error ?? {}, status);
-      return json;
-    },
-    end: async (activationId) => {
-      await call('DELETE', `/activations/${activationId}`);
-    },
-    pool: async () => (await call('GET', '/pool')).json,
-    settle: async (available, timeoutMs = 120_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const status = await self.pool();
-        const shelvesFull = (options.hot ?? []).every((h) => (status.hot?.find((s) => s.image === h.image)?.ready ?? 0) >= h.min);
-        if (status.available >= available && shelvesFull) return;
-        if (Date.now() > deadline) throw new McpWarmError('SUBSTRATE_FAILED', `pool ${options.name} did not reach ${available} warm runners in ${timeoutMs} ms: ${JSON.stringify({ available: status.available, hot: status.hot })}`);
-        await sleep(100);
-      }
-    },
-  };
-  return self;
+  return controllerClient({ url: controller.url, token, name: options.name, what: 'the scenario controller', ...(options.hot ? { hot: options.hot } : {}) });
 }

@@ -62,7 +62,7 @@ describe('parseScenario', () => {
     expect(byPath['registry.links[1].bandwidth']).toMatch(/expected a bandwidth such as 100mbit/);
     expect(byPath['registry.links[1].rtt']).toMatch(/expected a duration such as 500ms/);
     expect(byPath['thresholds[0]']).toMatch(/expected "\[VARIANT:\] METRIC OP VALUE"/);
-    expect(byPath['variants[1].mode']).toMatch(/expected a mode: docker-cold, agent-uncached, agent-cached, hot, seed/);
+    expect(byPath['variants[1].mode']).toMatch(/expected a mode: docker-cold, agent-uncached, agent-cached, hot, warm, seed/);
     expect(byPath['variants[1].extra']).toMatch(/unknown key \(expected one of: name, mode, image\)/);
     expect(found).toHaveLength(8);
   });
@@ -70,7 +70,7 @@ describe('parseScenario', () => {
   it('checks the common keys even when the driver is unknown', () => {
     const found = problems({ ...minimal, driver: 'teleport', seed: 'x' });
     expect(found.map((p) => p.path).sort()).toEqual(['driver', 'seed']);
-    expect(found.find((p) => p.path === 'driver')!.message).toBe('expected a driver: activation, pool, gateway-load, strategies');
+    expect(found.find((p) => p.path === 'driver')!.message).toBe('expected a driver: activation, pool, gateway-load, strategies, bench-image, bench-activation, bench-pool, bench-strategies');
   });
 
   it('checks the names a scenario refers to: images, variants in thresholds and quick, duplicates', () => {
@@ -136,5 +136,77 @@ describe('parseScenario', () => {
   it('refuses a document that is not a mapping', () => {
     expect(problems(['a'])).toEqual([{ path: '(scenario)', message: 'expected a mapping of scenario keys' }]);
     expect(problems(null)).toHaveLength(1);
+  });
+});
+
+describe('parseScenario, whole-run drivers (a benchmark run)', () => {
+  const pool = { name: 'bp', driver: 'bench-pool', options: { rate: 3, server: 'fixture' }, thresholds: ['claim: p99 <= 5ms', 'side-by-side/hot: p99 <= 10ms'] };
+
+  it('takes the benchmark\'s options, with the defaults of the others, and thresholds on its figures', () => {
+    const { scenario, problems: found } = parseScenario(pool, 'bp.yaml');
+    expect(found).toEqual([]);
+    expect(scenario!.spec).toEqual({ options: { rate: 3, duration: 60, size: 4, holdMs: 1000, hot: 1, rounds: 10, warmupRounds: 1, runnerCountForRss: 20, server: 'fixture', seed: 1 } });
+    expect(scenario!.thresholds.map((t) => t.variant)).toEqual(['claim', 'side-by-side/hot']);
+  });
+
+  it("reports every problem at once: keys about trials, types, unknown options, the benchmark's own checks, under their fields", () => {
+    const found = problems({
+      name: 'bp',
+      driver: 'bench-pool',
+      repetitions: 3,
+      images: [],
+      options: { rate: 0, size: 1.5, holdMs: 'long', server: 'nginx', colour: 'blue' },
+      thresholds: ['claim: p99 <= 5ms'],
+      quick: { warmup: 0, options: { rounds: 2 } },
+    });
+    expect(found).toEqual([
+      { path: 'images', message: 'expected no images: driver bench-pool runs a whole benchmark, which sets up its own services and rounds (see its options)' },
+      { path: 'repetitions', message: expect.stringMatching(/^expected no repetitions: driver bench-pool runs a whole benchmark/) },
+      { path: 'quick.warmup', message: expect.stringMatching(/^expected no warmup: .*; quick.options sets its options$/) },
+      { path: 'options.holdMs', message: 'expected milliseconds each activation is held' },
+      { path: 'options.server', message: 'expected a server: fixture, everything' },
+      { path: 'options.colour', message: 'unknown key (expected one of: rate, duration, size, holdMs, hot, rounds, warmupRounds, runnerCountForRss, server, seed)' },
+      { path: 'options.rate', message: 'expected a positive number' },
+      { path: 'options.size', message: 'expected a whole number >= 1' },
+    ]);
+  });
+
+  it('checks quick.options merged over the options, and thresholds against the figures the benchmark reports', () => {
+    expect(problems({ ...pool, quick: { options: { rounds: 0 } }, thresholds: ['nosuch: p50 < 1ms'] })).toEqual([
+      { path: 'quick.options.rounds', message: 'expected a whole number >= 1' },
+      {
+        path: 'thresholds[0]',
+        message:
+          'expected a variant of this scenario (side-by-side/docker-cold, side-by-side/warm, side-by-side/hot, open-loop/hot, open-loop/warm, open-loop/cold, open-loop/refill, open-loop/runner-start, warm-vs-docker-cold, claim)',
+      },
+    ]);
+  });
+
+  it('merges overrides over the options and over quick.options, and checks them the same way', () => {
+    const withQuick = { ...pool, quick: { options: { size: 3, rounds: 2 } } };
+    const parsed = parseScenario(withQuick, 'bp.yaml', { options: { size: 5 } });
+    expect(parsed.scenario!.spec).toMatchObject({ options: { rate: 3, size: 5, rounds: 10 } });
+    expect(parsed.scenario!.quickSpec).toMatchObject({ options: { rate: 3, size: 5, rounds: 2 } });
+    expect(parseScenario(withQuick, 'bp.yaml', { options: { size: 0 } }).problems).toEqual([{ path: 'options.size', message: 'expected a whole number >= 1' }]);
+  });
+
+  it('lists the image spec a benchmark builds among the files to check, and requires it', () => {
+    const image = parseScenario({ name: 'bi', driver: 'bench-image', options: { spec: 'images/x.image.yaml' }, quick: { options: { spec: 'images/y.image.yaml', runs: 2 } } }, 'bi.yaml');
+    expect(image.problems).toEqual([]);
+    expect(image.inputs.specFiles).toEqual([
+      { path: 'options.spec', file: 'images/x.image.yaml' },
+      { path: 'quick.options.spec', file: 'images/y.image.yaml' },
+    ]);
+    expect(problems({ name: 'bi', driver: 'bench-image', options: { runs: 0 } })).toEqual([{ path: 'options.spec', message: expect.stringMatching(/^is required: expected an image spec file/) }]);
+  });
+
+  it('reads lists or comma-separated flags for bench-strategies, and its checks name the option', () => {
+    const parsed = parseScenario({ name: 'bs', driver: 'bench-strategies', options: { strategies: ['p-rard'], supergateway: [], fastRates: [10, 20], preset: 'quick' } }, 'bs.yaml');
+    expect(parsed.scenario!.spec).toEqual({ options: { strategies: 'p-rard', supergateway: 'none', fastRates: '10,20', preset: 'quick' } });
+    expect(problems({ name: 'bs', driver: 'bench-strategies', options: { tools: 'fast,medium', backends: 0 } })).toEqual([{ path: 'options.tools', message: 'expected some of fast, slow, not medium' }]);
+    expect(problems({ name: 'bs', driver: 'bench-strategies', options: { backends: 0, slowRates: '5,2' } })).toEqual([
+      { path: 'options.backends', message: 'expected a whole number from 1 to 256, not 0' },
+      { path: 'options.slowRates', message: 'expected rising positive rates, not 5,2' },
+    ]);
   });
 });

@@ -7,7 +7,8 @@ import { startAgentProcess, type AgentProcess } from '../../../benchmarks/agent-
 import { DockerColdStarts } from '../../../benchmarks/docker-cold-start.js';
 import { ensureDockerd, stopDockerd } from '../../../cluster/dockerd.js';
 import type { PlannedVariant } from '../../plan.js';
-import { startScenarioController, type ScenarioController } from '../../pool-controller.js';
+import type { ScenarioController } from '../../pool-controller.js';
+import { scenarioController } from '../../scenario-controllers.js';
 import { AGENT_START_TIMEOUT_MS, errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver } from '../types.js';
 import type { ActivationMode, ActivationSpec } from './spec.js';
 import { seedActivation } from './seed-activation.js';
@@ -76,11 +77,12 @@ export const activationDriver: ScenarioDriver = {
 
     let controller: ScenarioController | undefined;
     const hotRefs = [...new Set(variantsOf('hot').map(refOf))];
-    if (hotRefs.length > 0) {
-      controller = await startScenarioController({
-        name: 'hot',
-        stateDir: join(context.workDir, 'hot-pool'),
-        substrate: variantsOf('hot')[0]!.substrate,
+    const pooled = [...variantsOf('hot'), ...variantsOf('warm')];
+    if (pooled.length > 0) {
+      controller = await scenarioController({
+        name: 'pool',
+        stateDir: join(context.workDir, 'pool'),
+        substrate: pooled[0]!.substrate,
         size: 1,
         maxSize: hotRefs.length + 2,
         maxWaitMs: 10_000,
@@ -89,8 +91,8 @@ export const activationDriver: ScenarioDriver = {
         hot: hotRefs.map((image) => ({ image, min: 1, max: 1 })),
         teardown: context.teardown,
       });
-      context.progress(`controller with a hot tier at ${controller.url}; waiting for its hot instances`);
-      await controller.settle(0);
+      context.progress(`controller at ${controller.url}; waiting for its warm runner and hot instances`);
+      await controller.settle(variantsOf('warm').length > 0 ? 1 : 0);
     }
 
     const modes: Record<ActivationMode, (ref: string, image: string) => Promise<Sample>> = {
@@ -115,6 +117,21 @@ export const activationDriver: ScenarioDriver = {
           activationId = activation.activationId;
           // A hot instance's phases are those of its activation ahead of time: not part of this wait.
           return { latencyMs: performance.now() - start, kind: activation.tier };
+        });
+        if (activationId !== undefined) await controller!.end(activationId);
+        return sample;
+      },
+      warm: async (ref) => {
+        // Untimed: a ready, empty runner is there (the previous trial's one was replaced).
+        await controller!.settle(1);
+        let activationId: string | undefined;
+        const sample = await timed(async () => {
+          const start = performance.now();
+          const activation = await controller!.activate(ref, 'warm');
+          activationId = activation.activationId;
+          // The controller's phases (claim, then the agent's pull, unpack, mount, start, initialize), without their total.
+          const { totalMs: _total, ...phases } = activation.phases;
+          return { latencyMs: performance.now() - start, phases, kind: activation.tier };
         });
         if (activationId !== undefined) await controller!.end(activationId);
         return sample;

@@ -5,6 +5,7 @@
  * - agent-uncached: a running agent whose cache was pruned (pull, unpack, compose, start);
  * - agent-cached: a running agent with the image cached (resolve, compose, start);
  * - hot: a controller's hot tier (an instance activated ahead of the request);
+ * - warm: a controller's warm tier (a ready, empty runner: pull, unpack, compose, start);
  * - seed: the warm-pool write-up's pipeline (skopeo copy, tar -xf, chroot exec).
  */
 import { z } from 'zod';
@@ -12,7 +13,7 @@ import { strictMapping } from '../../problems.js';
 import { nameSchema } from '../../units.js';
 import type { DriverSpecDefinition, PlannedService } from '../spec-types.js';
 
-export const ACTIVATION_MODES = ['docker-cold', 'agent-uncached', 'agent-cached', 'hot', 'seed'] as const;
+export const ACTIVATION_MODES = ['docker-cold', 'agent-uncached', 'agent-cached', 'hot', 'warm', 'seed'] as const;
 export type ActivationMode = (typeof ACTIVATION_MODES)[number];
 
 const schema = strictMapping({
@@ -31,7 +32,8 @@ const SERVICES: Record<ActivationMode, PlannedService[]> = {
   'docker-cold': [{ kind: 'dockerd', detail: 'the Docker engine (the running one, else started as root)' }],
   'agent-uncached': [{ kind: 'agent', detail: 'runner agent whose cache is pruned before each activation' }],
   'agent-cached': [{ kind: 'agent', detail: 'runner agent with the images cached' }],
-  hot: [{ kind: 'controller', detail: 'pool controller (process substrate, 1 warm runner) with a hot instance per image and link' }],
+  hot: [{ kind: 'controller', detail: "pool controller on the variants' substrate with a hot instance per image and link" }],
+  warm: [{ kind: 'controller', detail: "pool controller on the variants' substrate, activations from its warm tier" }],
   seed: [],
 };
 

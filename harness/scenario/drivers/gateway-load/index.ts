@@ -7,7 +7,7 @@ import { connectMcp, type McpSessionClient } from '../../../load/mcp-client.js';
 import { runOpenLoop } from '../../../load/open-loop.js';
 import { scheduleOffsets } from '../../../load/schedule.js';
 import type { PlannedVariant } from '../../plan.js';
-import { startScenarioController } from '../../pool-controller.js';
+import { scenarioController } from '../../scenario-controllers.js';
 import { startScenarioProxy } from '../stdio-proxy.js';
 import { AGENT_START_TIMEOUT_MS, errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver } from '../types.js';
 import { judgeStep } from './ramp.js';
@@ -33,12 +33,12 @@ export const gatewayLoadDriver: ScenarioDriver = {
     const agent = targets.has('agent') ? await startAgentProcess({ dir: join(context.workDir, 'gateway-agent'), sandbox: 'auto', token, startTimeoutMs: AGENT_START_TIMEOUT_MS }) : undefined;
     if (agent) context.teardown.push('gateway agent', () => agent.stop());
     const controller = targets.has('controller')
-      ? await startScenarioController({ name: 'gateway', stateDir: join(context.workDir, 'gateway-pool'), substrate: plan.variants[0]!.substrate, size: 1, maxSize: 3, maxWaitMs: 30_000, coldFallback: true, sandbox: 'auto', teardown: context.teardown })
+      ? await scenarioController({ name: 'gateway', stateDir: join(context.workDir, 'gateway-pool'), substrate: plan.variants[0]!.substrate, size: 1, maxSize: 3, maxWaitMs: 30_000, coldFallback: true, sandbox: 'auto', teardown: context.teardown })
       : undefined;
     const proxies = new Map<string, string>();
     for (const variant of new Map(plan.variants.map((v) => [v.variant.name, v.variant as GatewayVariant])).values()) {
       if (variant.target !== 'proxy') continue;
-      const proxy = await startScenarioProxy({ strategy: variant.strategy!, command: spec.server!.command, name: variant.name, ...(variant.backends !== undefined ? { backends: variant.backends } : {}) }, context);
+      const proxy = await startScenarioProxy({ strategy: variant.strategy!, server: { command: spec.server!.command }, name: variant.name, ...(variant.backends !== undefined ? { backends: variant.backends } : {}) }, context);
       proxies.set(variant.name, proxy.endpoint);
     }
 

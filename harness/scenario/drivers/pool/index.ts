@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { runOpenLoop } from '../../../load/open-loop.js';
 import { summarize } from '../../../measure/stats.js';
 import { scheduleOffsets } from '../../../load/schedule.js';
-import { startScenarioController, type ScenarioController } from '../../pool-controller.js';
+import type { ScenarioController } from '../../pool-controller.js';
+import { scenarioController } from '../../scenario-controllers.js';
 import { arrivalPattern, scheduleLength } from '../../workload.js';
 import { errorCode, type DriverSession, type RunContext, type ScenarioDriver } from '../types.js';
 import type { PoolSpec } from './spec.js';
@@ -23,7 +24,7 @@ export const poolDriver: ScenarioDriver = {
     const controllers = new Map<string, ScenarioController>();
     for (const planned of plan.variants) {
       const variant = planned.variant as PoolVariant;
-      const controller = await startScenarioController({
+      const controller = await scenarioController({
         name: planned.id.replace(/\//g, '-'),
         stateDir: join(context.workDir, `pool-${planned.id.replace(/\//g, '-')}`),
         substrate: planned.substrate,

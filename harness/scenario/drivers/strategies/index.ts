@@ -4,7 +4,10 @@ import { runClosedLoop } from '../../../load/closed-loop.js';
 import { runOpenLoop } from '../../../load/open-loop.js';
 import { scheduleOffsets } from '../../../load/schedule.js';
 import { arrivalPattern, scheduleLength } from '../../workload.js';
-import { startScenarioProxy } from '../stdio-proxy.js';
+import { join } from 'node:path';
+import type { ScenarioPlan } from '../../plan.js';
+import { scenarioController } from '../../scenario-controllers.js';
+import { startScenarioProxy, type ScenarioProxyServer } from '../stdio-proxy.js';
 import { errorCode, type DriverSession, type RunContext, type Sample, type ScenarioDriver, type TrialOutcome } from '../types.js';
 import type { StrategiesSpec } from './spec.js';
 
@@ -14,13 +17,33 @@ function sample(op: { ok: boolean; latencyMs: number; error?: unknown }): Sample
   return op.ok ? { latencyMs: op.latencyMs, ok: true } : { latencyMs: op.latencyMs, ok: false, error: errorCode(op.error) };
 }
 
+/** The server's command, or a pool controller on the scenario's substrate activating its image per backend. */
+async function proxyServer(spec: StrategiesSpec, plan: ScenarioPlan, context: RunContext): Promise<ScenarioProxyServer> {
+  if (spec.server.image === undefined) return { command: spec.server.command! };
+  const [first] = plan.variants;
+  const controller = await scenarioController({
+    name: 'strategies',
+    stateDir: join(context.workDir, 'strategies-pool'),
+    substrate: first!.substrate,
+    size: 2,
+    maxSize: spec.sessions + 4,
+    maxWaitMs: 30_000,
+    coldFallback: true,
+    sandbox: 'auto',
+    teardown: context.teardown,
+  });
+  context.progress(`backends from the controller at ${controller.url}`);
+  return { pool: { controller: controller.url, token: controller.token, image: context.imageRef(spec.server.image, first!.link.name) } };
+}
+
 export const strategiesDriver: ScenarioDriver = {
   kind: 'strategies',
   async start(plan, context: RunContext): Promise<DriverSession> {
     const spec = plan.spec as StrategiesSpec;
+    const server = await proxyServer(spec, plan, context);
     const endpoints = new Map<string, string>();
     for (const variant of spec.variants as StrategyVariant[]) {
-      const proxy = await startScenarioProxy({ strategy: variant.strategy, command: spec.server.command, name: variant.name, maxSessions: Math.max(100, spec.sessions) }, context);
+      const proxy = await startScenarioProxy({ strategy: variant.strategy, server, name: variant.name, maxSessions: Math.max(100, spec.sessions) }, context);
       endpoints.set(variant.name, proxy.endpoint);
       context.progress(`proxy ${variant.name} (${variant.strategy}) at ${proxy.endpoint}`);
     }

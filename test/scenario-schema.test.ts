@@ -1,7 +1,8 @@
 /**
  * Scenario files as users write them: every shipped scenario loads and plans (full and --quick),
- * and the loader reports YAML errors, missing image specs and bad traces with their fields, all at
- * once, through the CLI's --dry-run with exit status 2.
+ * the benchmark commands plan their shipped scenarios with their flags as options, and the loader
+ * reports YAML errors, missing image specs and bad traces with their fields, all at once, through
+ * the CLI's --dry-run with exit status 2.
  */
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,8 +25,19 @@ afterAll(async () => {
 describe('shipped scenarios', async () => {
   const files = (await readdir('scenarios')).filter((name) => name.endsWith('.scenario.yaml'));
 
-  it('ships cold-vs-warm, pool-burst, gateway-load and stdio-strategies', () => {
-    expect(files.sort()).toEqual(expect.arrayContaining(['cold-vs-warm.scenario.yaml', 'gateway-load.scenario.yaml', 'pool-burst.scenario.yaml', 'stdio-strategies.scenario.yaml']));
+  it('ships cold-vs-warm, pool-burst, gateway-load, stdio-strategies and a scenario per benchmark', () => {
+    expect(files.sort()).toEqual(
+      expect.arrayContaining([
+        'cold-vs-warm.scenario.yaml',
+        'gateway-load.scenario.yaml',
+        'pool-burst.scenario.yaml',
+        'stdio-strategies.scenario.yaml',
+        'bench-image.scenario.yaml',
+        'bench-activation.scenario.yaml',
+        'bench-pool.scenario.yaml',
+        'bench-strategies.scenario.yaml',
+      ]),
+    );
   });
 
   for (const file of files) {
@@ -33,11 +45,44 @@ describe('shipped scenarios', async () => {
       const loaded = await loadScenario(join('scenarios', file));
       const full = planScenario(loaded.scenario, { quick: false });
       const quick = planScenario(loaded.scenario, { quick: true });
-      expect(full.trials.length).toBeGreaterThan(0);
-      expect(quick.trials.filter((t) => !t.warmup).length).toBeLessThanOrEqual(full.trials.filter((t) => !t.warmup).length);
+      if (full.wholeRun) {
+        // The benchmark interleaves its variants itself; its targets are the thresholds.
+        expect(full.trials).toEqual([]);
+        expect(quick.variants.length).toBeGreaterThan(0);
+        expect(quick.variants.length).toBeLessThanOrEqual(full.variants.length);
+        expect(full.thresholds.length).toBeGreaterThan(0);
+        expect(quick.spec).not.toEqual(full.spec);
+      } else {
+        expect(full.trials.length).toBeGreaterThan(0);
+        expect(quick.trials.filter((t) => !t.warmup).length).toBeLessThanOrEqual(full.trials.filter((t) => !t.warmup).length);
+      }
       for (const spec of Object.values(loaded.imageSpecs)) expect(spec).toMatch(/\/scenarios\/images\/.+\.image\.yaml$/);
     });
   }
+});
+
+describe('benchmark commands', () => {
+  it('plan their shipped scenario as bench run does, with flags winning over the file and its quick profile', async () => {
+    const [command, scenario] = await Promise.all([
+      runCli(['bench', 'pool', '--quick', '--size', '5', '--server', 'everything', '--dry-run', '--json']),
+      runCli(['bench', 'run', 'scenarios/bench-pool.scenario.yaml', '--quick', '--dry-run', '--json']),
+    ]);
+    expect(command.code, command.stderr).toBe(0);
+    expect(scenario.code, scenario.stderr).toBe(0);
+    expect(command.stderr).toContain('the benchmark, which interleaves its variants itself in random order:');
+    expect(command.stderr).toContain('thresholds: warm-vs-docker-cold-clean: speedup >= 5; side-by-side/hot: p99 <= 10ms; open-loop/hot: p99 <= 10ms; claim: p99 <= 5ms');
+    const planned = (run: typeof command) => run.json as { scenario: string; wholeRun: boolean; quick: boolean; spec: { options: Record<string, unknown> } };
+    expect(planned(scenario)).toMatchObject({ scenario: 'bench-pool', wholeRun: true, quick: true, spec: { options: { server: 'fixture', size: 4, rounds: 2, rate: 1 } } });
+    expect(planned(command).spec.options).toEqual({ ...planned(scenario).spec.options, size: 5, server: 'everything' });
+  });
+
+  it('refuse bad flags as usage errors naming every flag, before anything starts', async () => {
+    const refused = await runCli(['bench', 'activation', '--runs', '0', '--sandbox', '', '--json']);
+    expect(refused.code).toBe(2);
+    expect(refused.json).toMatchObject({
+      error: { code: 'USAGE_INVALID', details: { problems: ['--runs: expected a whole number >= 1, not 0', '--sandbox: expected a sandbox (auto picks the strongest available)'] } },
+    });
+  });
 });
 
 describe('scenario loading errors', () => {

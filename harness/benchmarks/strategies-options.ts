@@ -8,7 +8,8 @@ import { STRATEGY_NAMES } from '../../runner/proxy/strategy.js';
 import { TOOL_NAMES, type ToolName } from './strategies-load.js';
 import { geometricLadder } from './strategies-saturation.js';
 import type { TargetName } from './strategies-targets.js';
-import type { StrategiesBenchOptions } from './strategies.js';
+import { strategiesOptionProblems, type StrategiesBenchOptions } from './strategies.js';
+import { optionProblemOf, problemsOfCheck, type OptionProblem } from './option-problems.js';
 
 export const SUPERGATEWAY_MODES = ['stateful', 'stateless'] as const;
 
@@ -104,4 +105,11 @@ export function strategiesSettings(flags: StrategiesFlags): StrategiesSettings {
     maxInFlight: flags.maxInFlight ?? 512,
     startTimeoutMs: 60_000,
   };
+}
+
+/** Every problem with the flags and with the settings they make, each as a problem of its option. */
+export function strategiesFlagProblems(flags: StrategiesFlags): OptionProblem[] {
+  let settings: StrategiesSettings | undefined;
+  const unparsed = problemsOfCheck(() => (settings = strategiesSettings(flags)));
+  return settings === undefined ? unparsed : strategiesOptionProblems(settings).map(optionProblemOf);
 }

@@ -1,26 +1,29 @@
 /**
  * Runs a scenario: loads and plans it, stands up what it needs (the shared services, then the
- * driver's own), runs the planned trials in order, tears everything down in reverse (also when
- * aborted: Ctrl-C or SIGTERM in the CLI), and writes the run: results.json through the results
- * builder, the reports beside it, and reports/latest pointing at it.
+ * driver's own), runs the planned trials in order (or the driver's whole benchmark run), tears
+ * everything down in reverse (also when aborted: Ctrl-C or SIGTERM in the CLI), judges the
+ * thresholds, and writes the run: results.json through the results builder, the reports beside
+ * it, and reports/latest pointing at it.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ERROR_CATALOGUE, McpWarmError, type ErrorCode } from '../../runner/errors.js';
 import { unmountUnder } from '../../runner/mounts.js';
 import { machineFingerprint } from '../measure/fingerprint.js';
 import { summarize } from '../measure/stats.js';
 import { buildResults } from '../results/build.js';
-import type { ResultsDocument } from '../results/schema.js';
 import { writeRun, type WrittenRun } from '../report/run-dir.js';
 import type { TargetLine } from '../report/console.js';
 import { aggregateRun, type AggregatedRun, type TrialRecord } from './aggregate.js';
 import { DRIVERS } from './drivers/index.js';
-import { errorCode, type RunContext } from './drivers/types.js';
+import { errorCode, type RunContext, type RunMeasurement, type RunOutputs, type TrialDriver } from './drivers/types.js';
+import { ScenarioInterrupted } from './interrupted.js';
 import { loadScenario, type LoadedScenario } from './loader.js';
 import { planScenario, type ScenarioPlan } from './plan.js';
 import type { Progress } from './progress.js';
+import { trialReportLines } from './report-lines.js';
+import type { ScenarioOverrides } from './schema.js';
+import { scratchBase } from './scratch.js';
 import { imageReference, startSharedServices } from './services.js';
 import { RunTeardown } from './teardown.js';
 import { evaluateThresholds } from './thresholds.js';
@@ -30,39 +33,33 @@ export interface LoadedPlan {
   plan: ScenarioPlan;
 }
 
-export async function loadAndPlan(file: string, quick: boolean): Promise<LoadedPlan> {
-  const loaded = await loadScenario(file);
+/** Overrides (a command's flags) are merged into the driver's keys, over `quick` too. */
+export async function loadAndPlan(file: string, quick: boolean, overrides: ScenarioOverrides = {}): Promise<LoadedPlan> {
+  const loaded = await loadScenario(file, overrides);
   return { loaded, plan: planScenario(loaded.scenario, { quick }) };
 }
 
 export interface RunScenarioOptions {
   /** Where run directories go (default reports/runs); `latest` is written beside it. */
   runsDir?: string;
-  /** Where the run's scratch directory is made (default the system temp dir). */
+  /** Where the run's scratch directory is made (default /dev/shm when it is a tmpfs with room, else the temp dir). */
   workBase?: string;
+  /** Values for the driver's `options` or `workload`, winning over the file and its `quick`. */
+  overrides?: ScenarioOverrides;
   /** Progress for a run of this many trials. */
   progress: (trials: number) => Progress;
   /** Aborting stops the run at once and tears it down; runScenario then rejects with ScenarioInterrupted. */
   signal: AbortSignal;
 }
 
-export interface ScenarioRun {
+export interface ScenarioRun extends RunOutputs {
   plan: ScenarioPlan;
-  aggregated: AggregatedRun;
   targets: TargetLine[];
-  document: ResultsDocument;
-  written: WrittenRun;
+  /** The run directory, when there was a results document to write. */
+  written?: WrittenRun;
 }
 
-export class ScenarioInterrupted extends Error {
-  constructor() {
-    super('interrupted: everything the run started was stopped');
-    this.name = 'ScenarioInterrupted';
-  }
-}
-
-async function runTrials(plan: ScenarioPlan, context: RunContext, progress: Progress, facts: Record<string, unknown>): Promise<TrialRecord[]> {
-  const driver = DRIVERS[plan.driver]!;
+async function runTrials(driver: TrialDriver, plan: ScenarioPlan, context: RunContext, progress: Progress, facts: Record<string, unknown>): Promise<TrialRecord[]> {
   const session = await driver.start(plan, context);
   const variants = new Map(plan.variants.map((v) => [v.id, v]));
   const records: TrialRecord[] = [];
@@ -87,6 +84,31 @@ async function runTrials(plan: ScenarioPlan, context: RunContext, progress: Prog
   return records;
 }
 
+/** Runs the planned trials; their figures are aggregated, and the results document built from them once the thresholds are judged. */
+async function measureTrials(driver: TrialDriver, plan: ScenarioPlan, context: RunContext, progress: Progress, facts: Record<string, unknown>, startedAt: string): Promise<RunMeasurement> {
+  const aggregated = aggregateRun(plan, await runTrials(driver, plan, context, progress, facts));
+  return {
+    figures: aggregated.figures,
+    finish: async (targets) => {
+      if (aggregated.variants.length === 0) {
+        const errors = Object.fromEntries(Object.entries(aggregated.facts).map(([id, f]) => [id, f.errors]));
+        throw new McpWarmError(dominantCode(aggregated), `scenario ${plan.scenario}: no operation of any variant succeeded (failures by variant: ${JSON.stringify(errors)})`, { details: { errors } });
+      }
+      const document = buildResults({
+        benchmark: plan.scenario,
+        scenario: { name: plan.scenario, options: { driver: plan.driver, quick: plan.quick, seed: plan.seed, repetitions: plan.repetitions, warmupRounds: plan.warmupRounds, trials: plan.trials.length } },
+        startedAt,
+        machine: await machineFingerprint(),
+        variants: aggregated.variants,
+        series: aggregated.series,
+        targets,
+        facts: { ...facts, variants: aggregated.facts, workload: plan.trialDescription },
+      });
+      return { document, report: trialReportLines(plan.scenario, aggregated, targets), output: document };
+    },
+  };
+}
+
 /** An interrupted run waits at most this long for what it was starting, to stop that too. */
 const INTERRUPTED_WORK_GRACE_MS = 60_000;
 
@@ -99,11 +121,11 @@ function dominantCode(aggregated: AggregatedRun): ErrorCode {
 }
 
 export async function runScenario(file: string, quick: boolean, options: RunScenarioOptions): Promise<ScenarioRun> {
-  const { loaded, plan } = await loadAndPlan(file, quick);
+  const { loaded, plan } = await loadAndPlan(file, quick, options.overrides);
   const { signal } = options;
   const progress = options.progress(plan.trials.length);
   const startedAt = new Date().toISOString();
-  const workDir = await mkdtemp(join(options.workBase ?? tmpdir(), `mcpwarm-scenario-${plan.scenario}-`));
+  const workDir = await mkdtemp(join(options.workBase ?? (await scratchBase()), `mcpwarm-scenario-${plan.scenario}-`));
   // Servers run as their image's user and must reach their rootfs below this directory.
   await chmod(workDir, 0o755);
   const teardown = new RunTeardown();
@@ -130,12 +152,13 @@ export async function runScenario(file: string, quick: boolean, options: RunScen
       seed: plan.seed,
       traces: loaded.traces,
     };
-    return runTrials(plan, context, progress, facts);
+    const driver = DRIVERS[plan.driver]!;
+    return 'runWhole' in driver ? driver.runWhole(plan, context) : measureTrials(driver, plan, context, progress, facts, startedAt);
   })();
   work.catch(() => undefined);
-  let records: TrialRecord[];
+  let measurement: RunMeasurement;
   try {
-    records = await Promise.race([work, interrupted]);
+    measurement = await Promise.race([work, interrupted]);
   } finally {
     progress.end();
     progress.line('tearing down');
@@ -150,22 +173,8 @@ export async function runScenario(file: string, quick: boolean, options: RunScen
     await rm(workDir, { recursive: true, force: true });
   }
 
-  const aggregated = aggregateRun(plan, records);
-  const targets = evaluateThresholds(plan.thresholds, aggregated.figures);
-  if (aggregated.variants.length === 0) {
-    const errors = Object.fromEntries(Object.entries(aggregated.facts).map(([id, f]) => [id, f.errors]));
-    throw new McpWarmError(dominantCode(aggregated), `scenario ${plan.scenario}: no operation of any variant succeeded (failures by variant: ${JSON.stringify(errors)})`, { details: { errors } });
-  }
-  const document = buildResults({
-    benchmark: plan.scenario,
-    scenario: { name: plan.scenario, options: { driver: plan.driver, quick: plan.quick, seed: plan.seed, repetitions: plan.repetitions, warmupRounds: plan.warmupRounds, trials: plan.trials.length } },
-    startedAt,
-    machine: await machineFingerprint(),
-    variants: aggregated.variants,
-    series: aggregated.series,
-    targets,
-    facts: { ...facts, variants: aggregated.facts, workload: plan.trialDescription },
-  });
-  const written = await writeRun(document, options.runsDir !== undefined ? { runsDir: options.runsDir } : {});
-  return { plan, aggregated, targets, document, written };
+  const targets = evaluateThresholds(plan.thresholds, measurement.figures);
+  const outputs = await measurement.finish(targets);
+  const written = outputs.document ? await writeRun(outputs.document, options.runsDir !== undefined ? { runsDir: options.runsDir } : {}) : undefined;
+  return { plan, targets, ...outputs, ...(written ? { written } : {}) };
 }

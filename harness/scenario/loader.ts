@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseTrace, scheduleOffsets } from '../load/schedule.js';
 import { ROOT, scenarioError, type ScenarioProblem } from './problems.js';
-import { parseScenario, type Scenario } from './schema.js';
+import { parseScenario, type Scenario, type ScenarioOverrides } from './schema.js';
 
 export interface LoadedScenario {
   scenario: Scenario;
@@ -23,7 +23,8 @@ async function isFile(path: string): Promise<boolean> {
   );
 }
 
-export async function loadScenario(file: string): Promise<LoadedScenario> {
+/** Reads and checks the scenario, with overrides (a command's flags) merged into the driver's keys. */
+export async function loadScenario(file: string, overrides: ScenarioOverrides = {}): Promise<LoadedScenario> {
   const path = resolve(file);
   let text: string;
   try {
@@ -35,7 +36,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   if (document.errors.length > 0) {
     throw scenarioError(file, document.errors.map((error) => ({ path: ROOT, message: `expected valid YAML: ${error.message.split('\n')[0]}` })));
   }
-  const parsed = parseScenario(document.toJS(), file);
+  const parsed = parseScenario(document.toJS(), file, overrides);
   const problems: ScenarioProblem[] = [...parsed.problems];
   const base = dirname(path);
   for (const input of parsed.inputs.specFiles) {

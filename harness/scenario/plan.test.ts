@@ -69,4 +69,25 @@ describe('planScenario', () => {
     expect(text).toMatch(/round 1 \(warm-up\): /);
     expect(text).toContain('thresholds: p99 < 1s');
   });
+
+  it('plans a whole benchmark run: its services and the variants it reports, no trials; quick and overrides set its options', () => {
+    const parsed = parseScenario(
+      { name: 'ba', driver: 'bench-activation', options: { runs: 30 }, thresholds: ['overhead: p50 <= 20ms'], quick: { options: { runs: 6, servers: ['fixture'] } } },
+      'ba.scenario.yaml',
+      { options: { sandbox: 'bwrap' } },
+    );
+    expect(parsed.problems).toEqual([]);
+    const full = planScenario(parsed.scenario!, { quick: false });
+    expect(full).toMatchObject({ wholeRun: true, trials: [], repetitions: 0, warmupRounds: 0, spec: { options: { runs: 30, sandbox: 'bwrap', servers: ['fixture', 'everything'] } } });
+    expect(full.variants.map((v) => v.id)).toEqual(['fixture/bare', 'fixture/warm', 'fixture/cold', 'fixture/seed', 'everything/bare', 'everything/warm', 'everything/cold', 'everything/seed']);
+    expect(full.services.map((s) => s.kind)).toEqual(['registry', 'agent', 'agent', 'image', 'image']);
+    const quick = planScenario(parsed.scenario!, { quick: true });
+    expect(quick.spec).toEqual({ options: { runs: 6, sandbox: 'bwrap', servers: ['fixture'] } });
+    const text = formatPlan(quick).join('\n');
+    expect(text).toContain('scenario ba (ba.scenario.yaml), quick: driver bench-activation, one whole benchmark run');
+    expect(text).toContain('the benchmark, which interleaves its variants itself in random order:\n  for each server (fixture): 6 rounds');
+    expect(text).toContain('variants it reports (4): fixture/bare, fixture/warm, fixture/cold, fixture/seed');
+    expect(text).toContain('thresholds: overhead: p50 <= 20ms');
+    expect(text).not.toContain('round 1');
+  });
 });

@@ -4,6 +4,7 @@
  * `repetitions` rounds, each running every variant once in an order drawn from the scenario's
  * seed (randomized interleaving keeps slow drifts of a shared machine out of the comparison).
  * `--quick` applies the scenario's `quick` overrides (at most 2 repetitions and no warm-up by default).
+ * A whole-run driver's benchmark interleaves its variants itself: its plan has variants but no trials.
  */
 import type { LinkSpec } from '../cluster/link-shaping.js';
 import { seededRandom } from '../measure/arrivals.js';
@@ -35,6 +36,8 @@ export interface ScenarioPlan {
   description?: string;
   file: string;
   driver: string;
+  /** One whole benchmark run (no trials: the benchmark interleaves its variants itself). */
+  wholeRun: boolean;
   quick: boolean;
   seed: number;
   repetitions: number;
@@ -69,8 +72,9 @@ export function planScenario(scenario: Scenario, options: { quick: boolean }): S
   const spec = quick ? scenario.quickSpec : scenario.spec;
   const driver = DRIVER_SPECS[scenario.driver]!;
   const links = quick?.links ? scenario.links.filter((l) => quick.links!.includes(l.name)) : scenario.links;
-  const chosen = quick?.variants ? spec.variants.filter((v) => quick.variants!.includes(v.name)) : spec.variants;
-  const planSpec = { ...spec, variants: chosen };
+  const declared = driver.wholeRun ? driver.wholeRun.variants(spec).map((name) => ({ name })) : (spec.variants ?? []);
+  const chosen = quick?.variants ? declared.filter((v) => quick.variants!.includes(v.name)) : declared;
+  const planSpec = { ...spec, ...(driver.wholeRun ? {} : { variants: chosen }) };
   const variants: PlannedVariant[] = chosen.flatMap((variant) =>
     links.flatMap((link) =>
       scenario.substrates.map((substrate) => ({
@@ -81,8 +85,8 @@ export function planScenario(scenario: Scenario, options: { quick: boolean }): S
       })),
     ),
   );
-  const repetitions = quick ? (quick.repetitions ?? Math.min(scenario.repetitions, QUICK_REPETITIONS)) : scenario.repetitions;
-  const warmupRounds = quick ? (quick.warmup ?? 0) : scenario.warmup;
+  const repetitions = driver.wholeRun ? 0 : quick ? (quick.repetitions ?? Math.min(scenario.repetitions, QUICK_REPETITIONS)) : scenario.repetitions;
+  const warmupRounds = driver.wholeRun ? 0 : quick ? (quick.warmup ?? 0) : scenario.warmup;
   const random = seededRandom(scenario.seed);
   const trials: PlannedTrial[] = [];
   for (let round = 1; round <= warmupRounds + repetitions; round += 1) {
@@ -93,6 +97,7 @@ export function planScenario(scenario: Scenario, options: { quick: boolean }): S
     ...(scenario.description !== undefined ? { description: scenario.description } : {}),
     file: scenario.file,
     driver: scenario.driver,
+    wholeRun: driver.wholeRun !== undefined,
     quick: options.quick,
     seed: scenario.seed,
     repetitions,
@@ -108,19 +113,32 @@ export function planScenario(scenario: Scenario, options: { quick: boolean }): S
 
 /** The plan as `--dry-run` prints it. */
 export function formatPlan(plan: ScenarioPlan): string[] {
-  const measured = plan.trials.filter((t) => !t.warmup).length;
-  return [
-    `scenario ${plan.scenario} (${plan.file})${plan.quick ? ', quick' : ''}: driver ${plan.driver}, seed ${plan.seed}`,
+  const head = [
+    `scenario ${plan.scenario} (${plan.file})${plan.quick ? ', quick' : ''}: driver ${plan.driver}${plan.wholeRun ? ', one whole benchmark run' : `, seed ${plan.seed}`}`,
     ...(plan.description ? [`  ${plan.description.trim()}`] : []),
     'services, started in this order and stopped in reverse:',
     ...plan.services.map((s) => `  - ${s.kind}: ${s.detail}`),
+  ];
+  const thresholds = `thresholds: ${plan.thresholds.length === 0 ? 'none' : plan.thresholds.map((t) => t.text).join('; ')}`;
+  if (plan.wholeRun) {
+    return [
+      ...head,
+      'the benchmark, which interleaves its variants itself in random order:',
+      ...plan.trialDescription.map((line) => `  ${line}`),
+      `variants it reports (${plan.variants.length}): ${plan.variants.map((v) => v.id).join(', ')}`,
+      thresholds,
+    ];
+  }
+  const measured = plan.trials.filter((t) => !t.warmup).length;
+  return [
+    ...head,
     `variants (${plan.variants.length}):`,
     ...plan.variants.map((v) => `  - ${v.id}: ${JSON.stringify(v.variant)}${v.link.kind === 'shaped' ? ` over ${v.link.name}` : ''}`),
     'each trial:',
     ...plan.trialDescription.map((line) => `  ${line}`),
     `trials: ${plan.warmupRounds} warm-up round(s) and ${plan.repetitions} measured round(s), ${plan.trials.length} trials (${measured} measured), variants in seeded random order:`,
     ...groupByRound(plan.trials).map(([round, ids, warmup]) => `  round ${round}${warmup ? ' (warm-up)' : ''}: ${ids.join(', ')}`),
-    `thresholds: ${plan.thresholds.length === 0 ? 'none' : plan.thresholds.map((t) => t.text).join('; ')}`,
+    thresholds,
   ];
 }
 

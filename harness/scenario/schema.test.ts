@@ -177,7 +177,7 @@ describe('parseScenario, whole-run drivers (a benchmark run)', () => {
       {
         path: 'thresholds[0]',
         message:
-          'expected a variant of this scenario (side-by-side/docker-cold, side-by-side/warm, side-by-side/hot, open-loop/hot, open-loop/warm, open-loop/cold, open-loop/refill, open-loop/runner-start, warm-vs-docker-cold, claim)',
+          'expected a variant of this scenario (side-by-side/docker-cold, side-by-side/docker-cold-clean, side-by-side/warm, side-by-side/hot, open-loop/hot, open-loop/warm, open-loop/cold, open-loop/refill, open-loop/runner-start, warm-vs-docker-cold-clean, warm-vs-docker-cold, claim)',
       },
     ]);
   });

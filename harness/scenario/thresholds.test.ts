@@ -45,4 +45,21 @@ describe('evaluateThresholds', () => {
     expect(rate.map((l) => l.met)).toEqual([false, true, false]);
     expect(evaluateThresholds([parse('a/wan: rate >= 100/s')], variants)).toEqual([{ name: 'a/wan: rate', expected: 'rate >= 100/s', measured: 150, met: true }]);
   });
+
+  it('reports a labelled figure under its label, and judges a derived figure only when a threshold names it', () => {
+    const derived: VariantFigures = {
+      id: 'fixture/overhead',
+      variant: 'overhead',
+      latencyMs: { p50: 25, p90: Number.NaN, p99: 30, mean: Number.NaN, max: Number.NaN },
+      errorRate: Number.NaN,
+      metrics: {},
+      labels: { p50: 'fixture: activation overhead p50, cached (ms)' },
+      namedOnly: true,
+    };
+    expect(evaluateThresholds([parse('p99 < 500ms')], [...variants, derived])).toHaveLength(3);
+    expect(evaluateThresholds([parse('overhead: p50 <= 20ms'), parse('overhead: p99 <= 50ms')], [...variants, derived])).toEqual([
+      { name: 'fixture: activation overhead p50, cached (ms)', expected: 'p50 <= 20ms', measured: 25, met: false },
+      { name: 'fixture/overhead: p99 (ms)', expected: 'p99 <= 50ms', measured: 30, met: true },
+    ]);
+  });
 });

@@ -25,6 +25,10 @@ export interface VariantFigures {
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   errorRate: number;
   metrics: Record<string, number>;
+  /** The target a threshold on a figure (p50, errors, a metric) is reported as, instead of `id: figure`. */
+  labels?: Record<string, string>;
+  /** Judged only by thresholds that name it: a figure derived from others (a ratio, an overhead), with no latency of its own. */
+  namedOnly?: boolean;
 }
 
 const PATTERN = /^(?:([a-z0-9][a-z0-9/-]*)\s*:\s*)?([a-z][a-z0-9_-]*)\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%|\/s)?$/;
@@ -77,12 +81,12 @@ export function meets(threshold: Threshold, figures: VariantFigures): boolean {
 export function evaluateThresholds(thresholds: readonly Threshold[], variants: readonly VariantFigures[]): TargetLine[] {
   return thresholds.flatMap((threshold) =>
     variants
-      .filter((v) => threshold.variant === undefined || threshold.variant === v.variant || threshold.variant === v.id)
+      .filter((v) => (threshold.variant === undefined ? !v.namedOnly : threshold.variant === v.variant || threshold.variant === v.id))
       .map((v) => {
         const measured = figureOf(v, threshold.metric) ?? Number.NaN;
         const shown = threshold.metric === 'errors' ? measured * 100 : measured;
         return {
-          name: `${v.id}: ${threshold.metric}${threshold.metric === 'errors' ? ' (%)' : (LATENCY as readonly string[]).includes(threshold.metric) ? ' (ms)' : ''}`,
+          name: v.labels?.[threshold.metric] ?? `${v.id}: ${threshold.metric}${threshold.metric === 'errors' ? ' (%)' : (LATENCY as readonly string[]).includes(threshold.metric) ? ' (ms)' : ''}`,
           expected: threshold.text.replace(/^[^:]*:\s*/, ''),
           measured: shown,
           met: meets(threshold, v),

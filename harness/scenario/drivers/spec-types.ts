@@ -10,7 +10,8 @@ export interface VariantBase {
 }
 
 export interface DriverSpecBase {
-  variants: VariantBase[];
+  /** The variants a trial driver runs (a whole-run driver's benchmark names its own: see WholeRunSpec). */
+  variants?: VariantBase[];
 }
 
 /** Something the run stands up, as the plan lists it. */
@@ -20,7 +21,7 @@ export interface PlannedService {
   detail: string;
 }
 
-export interface DriverSpecDefinition<S extends DriverSpecBase = DriverSpecBase> {
+export interface DriverSpecDefinition<S = DriverSpecBase> {
   kind: string;
   /** The scenario keys besides the common ones (name, images, registry, ...), as a strict mapping. */
   schema: z.ZodType<S, unknown> & { shape: Record<string, unknown> };
@@ -29,6 +30,22 @@ export interface DriverSpecDefinition<S extends DriverSpecBase = DriverSpecBase>
   /** Trace files its workload replays, relative to the scenario. */
   traceFiles(spec: S): string[];
   services(spec: S): PlannedService[];
-  /** Lines describing one trial's workload. */
+  /** Lines describing one trial's workload (a whole-run driver: the benchmark's run). */
   describeTrial(spec: S): string[];
+  /** Image spec files its keys name (relative to the scenario), checked to exist with the scenario. */
+  specFiles?(spec: S): Array<{ path: string; file: string }>;
+  /** Set for a driver whose measurement is one whole benchmark run (see WholeRunSpec). */
+  wholeRun?: WholeRunSpec<S>;
+}
+
+/**
+ * A driver whose measurement is one whole benchmark run: the benchmark interleaves its variants
+ * itself and stands up its own services, so the scenario's keys about trials, images and links do
+ * not apply, and its options are under `options`.
+ */
+export interface WholeRunSpec<S> {
+  /** The variants the benchmark reports in results.json, as it names them. */
+  variants(spec: S): string[];
+  /** What thresholds can name besides those variants: figures derived from them (a ratio, an overhead), by name and by id. */
+  subjects(spec: S): string[];
 }

@@ -1,12 +1,15 @@
 /**
- * The runtime side of a driver: started once per run with the run's context (it stands up its own
- * services on the run's teardown stack), then asked to run one trial at a time. One folder per
- * kind under drivers/; the engine looks a driver up by the scenario's `driver` and never
+ * The runtime side of a driver. A trial driver is started once per run with the run's context (it
+ * stands up its own services on the run's teardown stack), then asked to run one trial at a time;
+ * a whole-run driver runs one whole benchmark, which interleaves its variants itself. One folder
+ * per kind under drivers/; the engine looks a driver up by the scenario's `driver` and never
  * branches on it.
  */
-import type { Series } from '../../results/schema.js';
+import type { TargetLine } from '../../report/console.js';
+import type { ResultsDocument, Series } from '../../results/schema.js';
 import type { PlannedTrial, PlannedVariant, ScenarioPlan } from '../plan.js';
 import type { Teardown } from '../teardown.js';
+import type { VariantFigures } from '../thresholds.js';
 
 export interface RunContext {
   /** Scratch for this run (caches, state, logs); removed at the end. */
@@ -54,10 +57,35 @@ export interface DriverSession {
   facts?(): Record<string, unknown>;
 }
 
-export interface ScenarioDriver {
+export interface TrialDriver {
   kind: string;
   start(plan: ScenarioPlan, context: RunContext): Promise<DriverSession>;
 }
+
+/** What a run measured, before the scenario's thresholds judge it. */
+export interface RunMeasurement {
+  /** The figures the thresholds judge. */
+  figures: VariantFigures[];
+  /** Given the thresholds' verdicts (the run's targets): what the run writes and prints. */
+  finish(targets: TargetLine[]): Promise<RunOutputs>;
+}
+
+export interface RunOutputs {
+  /** The results document; none when the run has no sample at all to put in one. */
+  document?: ResultsDocument;
+  /** The figures as text, for stderr. */
+  report: string[];
+  /** What a benchmark command prints with --json (the benchmark's own result, with the targets judged). */
+  output: unknown;
+}
+
+export interface WholeRunDriver {
+  kind: string;
+  /** One whole benchmark run: everything it starts is stopped by the time it settles, or registered on the context's teardown. */
+  runWhole(plan: ScenarioPlan, context: RunContext): Promise<RunMeasurement>;
+}
+
+export type ScenarioDriver = TrialDriver | WholeRunDriver;
 
 /** How long a runner agent may take to listen: as the process substrate's readiness timeout, since an agent run from source starts slowly on a loaded machine. */
 export const AGENT_START_TIMEOUT_MS = 60_000;

@@ -1,0 +1,59 @@
+/**
+ * `bench strategies` as a whole-run driver. Its figures: the results' variants (one call at a
+ * time, and each gateway's highest sustained step), `added` (per proxy strategy, `added/s-rard`:
+ * p50 added over direct stdio with lean clients), `p-rard-vs-s-rard` (speedup: sustained rate on
+ * the 100 ms tool) and `proxy-vs-supergateway` (speedup: best strategy over supergateway's best
+ * mode on the fast tool), each when the run measured what it compares.
+ */
+import { strategiesSettings } from '../../../benchmarks/strategies-options.js';
+import { strategiesReportLines, strategiesResults } from '../../../benchmarks/strategies-report.js';
+import { TARGETS } from '../../../benchmarks/strategies-targets.js';
+import { runStrategiesBenchmark, type StrategiesBenchResult, type StrategiesSamples } from '../../../benchmarks/strategies.js';
+import { summarize } from '../../../measure/stats.js';
+import type { VariantFigures } from '../../thresholds.js';
+import { derivedFigures, summaryFigures, wholeRunDriver } from '../whole-run.js';
+import { flagsOf, type BenchStrategiesSpec } from './spec.js';
+
+interface StrategiesRun {
+  result: StrategiesBenchResult;
+  samples: StrategiesSamples;
+}
+
+function figures({ result, samples }: StrategiesRun): VariantFigures[] {
+  const { config, comparisons } = result;
+  const lean = result.addedLatency?.clients.find((entry) => entry.client === 'lean');
+  return [
+    ...[...samples.addedLatency].map(([key, values]) => summaryFigures(`one-at-a-time/${key}`, `one-at-a-time/${key}`, summarize(values))),
+    ...[...samples.sustained].map(([key, values]) => summaryFigures(key, key, summarize(values))),
+    ...(lean?.via ?? [])
+      .filter((via) => TARGETS[via.target].family === 'proxy')
+      .map((via) => derivedFigures(`added/${via.target}`, 'added', { latencyMs: { p50: via.addedP50Ms } }, { p50: `added p50 latency, ${TARGETS[via.target].label} over direct stdio, lean clients (ms)` })),
+    ...(comparisons.pooledOverSerialSlow !== null
+      ? [
+          derivedFigures('p-rard-vs-s-rard', 'p-rard-vs-s-rard', { metrics: { speedup: comparisons.pooledOverSerialSlow } }, {
+            speedup: `p-rard (${config.backends} backends) over s-rard, sustained rate on the 100 ms tool at p99 <= ${config.p99BoundMs.slow} ms (x)`,
+          }),
+        ]
+      : []),
+    ...(comparisons.proxyOverSupergatewayFast !== null
+      ? [
+          derivedFigures('proxy-vs-supergateway', 'proxy-vs-supergateway', { metrics: { speedup: comparisons.proxyOverSupergatewayFast.ratio } }, {
+            speedup: `best strategy (${comparisons.proxyOverSupergatewayFast.proxy}) over supergateway's best (${comparisons.proxyOverSupergatewayFast.supergateway}), sustained rate on the fast tool at p99 <= ${config.p99BoundMs.fast} ms (x)`,
+          }),
+        ]
+      : []),
+  ];
+}
+
+export const benchStrategiesDriver = wholeRunDriver<BenchStrategiesSpec, StrategiesRun>({
+  kind: 'bench-strategies',
+  run: (spec, hooks) =>
+    // Every gateway it starts is registered on the run's teardown: an aborted run stops them at once.
+    runStrategiesBenchmark({ ...strategiesSettings(flagsOf(spec.options)), cleanups: hooks.cleanups, progress: (line) => hooks.progress(line) }),
+  figures,
+  outputs: ({ result, samples }, targets) => {
+    const judged = { ...result, targets };
+    const document = strategiesResults(judged, samples);
+    return { ...(document ? { document } : {}), report: strategiesReportLines(judged), output: judged };
+  },
+});

@@ -15,6 +15,9 @@ required=(
   openssl:openssl
   mount:mount
   tar:tar
+  ip:iproute2
+  tc:iproute2
+  kubectl:kubernetes-client
 )
 
 missing=()
@@ -36,6 +39,8 @@ if [ "${1:-}" = "--check" ] || [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# One package can provide several commands.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 echo "installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -114,10 +114,12 @@ describe('a runner that accepts the activation and never answers', () => {
 describe('stopping the controller', () => {
   it('cancels a hot instance being made on a runner that hangs, and destroys that runner at once', async () => {
     // The default activate timeout (readiness 30 s + grace 60 s): without the cancel, the making would hold its runner that long.
-    const harness = await withHangingRunners('stop-hung', 1, { size: 1, controller: { hot: [{ image: images.fixture, min: 1, max: 1 }] } });
+    // The hot image is prefetched into new runners: the hanging one, which never answers that either, is warm after the prefetch timeout.
+    const harness = await withHangingRunners('stop-hung', 1, { size: 1, controller: { hot: [{ image: images.fixture, min: 1, max: 1 }], prefetchTimeoutMs: 500 } });
     try {
       await until(async () => (await harness.substrate.listRunners()).some((r) => r.state === 'claimed'), 60_000, 'the hot instance to claim the hanging runner');
       const claimed = (await harness.substrate.listRunners()).find((r) => r.state === 'claimed')!;
+      expect(await harness.substrate.agentLog(claimed.id)).toContain('hanging on POST /activate');
       expect((await callController(harness.url, 'GET', '/pool')).json.hot[0]).toMatchObject({ ready: 0, making: 1 });
 
       await harness.controller.close();

@@ -11,10 +11,11 @@ import type { CleanupStack } from '../../runner/cleanup-stack.js';
 import { McpWarmError } from '../../runner/errors.js';
 import { callJson, errorFromAnswer } from '../../runner/http-json.js';
 import type { HotImageConfig } from '../../runner/controller/hot-tier.js';
+import type { PoolRunner } from '../../runner/controller/prefetch.js';
+import type { PrefetchStatus } from '../../runner/controller/runner-prefetch.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { AGENT_CWD, defaultAgentCommand } from '../../runner/substrates/process/agent-process.js';
 import { ProcessSubstrate } from '../../runner/substrates/process/index.js';
-import type { Runner } from '../../runner/substrates/types.js';
 import { rssBytes } from '../measure/rss.js';
 
 export interface ControllerProcessOptions {
@@ -22,6 +23,8 @@ export interface ControllerProcessOptions {
   dir: string;
   size: number;
   hot: Array<Pick<HotImageConfig, 'image' | 'min'>>;
+  /** Images every new runner pulls before it counts as warm (`--prefetch`; the hot images are anyway). */
+  prefetch?: string[];
   /** Where its teardown is registered as soon as the process is spawned. */
   cleanups: CleanupStack;
 }
@@ -33,8 +36,10 @@ export interface PoolView {
   available: number;
   runners: Record<string, number>;
   refillSeconds: number;
+  prefetch: PrefetchStatus;
   hot: Array<{ image: string; ready: number; making: number; min: number; max: number }>;
-  runnerList: Runner[];
+  /** Phases as the pool sees them: `prefetching` until a runner's prefetch is over. */
+  runnerList: PoolRunner[];
 }
 
 export interface ControllerProcess {
@@ -112,6 +117,7 @@ export async function startControllerProcess(options: ControllerProcessOptions):
     `--token-file=${tokenFile}`,
     '--pool=bench',
     ...options.hot.map((hot) => `--hot=${hot.image}=${hot.min}`),
+    ...(options.prefetch ?? []).map((image) => `--prefetch=${image}`),
   ];
   const log = await open(logFile, 'a', 0o600);
   let child: ChildProcess;

@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CleanupStack } from '../../runner/cleanup-stack.js';
 import { isMcpWarmError, McpWarmError } from '../../runner/errors.js';
-import { callJson, errorFromAnswer } from '../../runner/http-json.js';
+import { errorFromAnswer } from '../../runner/http-json.js';
 import { buildAndPublish } from '../../runner/oci/build/publish.js';
 import { formatReference, parseReference } from '../../runner/oci/reference.js';
 import { RegistryClient } from '../../runner/oci/registry-client.js';
@@ -36,7 +36,7 @@ import { SERVERS, type ServerName } from './activation.js';
 import { startControllerProcess, type ControllerProcess } from './controller-process.js';
 import { DockerColdStarts } from './docker-cold-start.js';
 import { runOpenLoop, type OpenLoopResult } from './open-loop.js';
-import { phaseMedians, poolClaimMs, poolTargets, type Tier } from './pool-figures.js';
+import { phaseMedians, poolClaimMs, type Tier } from './pool-figures.js';
 
 export interface PoolBenchOptions {
   server: ServerName;
@@ -103,6 +103,7 @@ export interface PoolBenchResult {
   claimMs: Summary;
   /** With `runners` warm: the controller's VmRSS, and its runner agents' (each from its metrics). */
   rss: { runners: number; agentsMeasured: number; controllerBytes: number; runnerAgentsBytes: number; perRunnerAgentBytes: number };
+  /** The scenario's thresholds judged on the run's figures: none from the run itself, the scenario engine adds them. */
   targets: TargetLine[];
 }
 
@@ -174,39 +175,21 @@ async function openDocker(options: PoolBenchOptions): Promise<{ engines?: Docker
   }
 }
 
-async function startController(options: PoolBenchOptions, name: string, size: number, hot: Array<{ image: string; min: number }>): Promise<ControllerProcess> {
+/** A controller process; every new runner gets `prefetch` (and the hot images) before it counts as warm. */
+async function startController(options: PoolBenchOptions, name: string, size: number, hot: Array<{ image: string; min: number }>, prefetch: string[] = []): Promise<ControllerProcess> {
   options.progress(`${name}: starting a controller with ${size} warm runners${hot.length > 0 ? ` and ${hot[0]!.min} hot` : ''}`);
-  return startControllerProcess({ dir: join(options.workDir, name), size, hot, cleanups: options.cleanups });
+  return startControllerProcess({ dir: join(options.workDir, name), size, hot, prefetch, cleanups: options.cleanups });
 }
 
-/** POST /activations, then DELETE it at once. */
-async function activateAndEnd(controller: ControllerProcess, image: string): Promise<Omit<SideSample, 'round'> & { runner: string }> {
+/** POST /activations, then DELETE it at once; `runnerCacheFilled` when the runner's cache had every layer. */
+async function activateAndEnd(controller: ControllerProcess, image: string): Promise<Omit<SideSample, 'round'>> {
   const start = performance.now();
   const { status, json } = await controller.call('POST', '/activations', { image });
   const ms = performance.now() - start;
   if (status !== 201) throw errorFromAnswer(json.error ?? {}, status);
   const ended = await controller.call('DELETE', `/activations/${json.activationId}`);
   if (ended.status !== 200) throw errorFromAnswer(ended.json.error ?? {}, ended.status);
-  return { ms, tier: json.tier, phases: json.phases, runner: json.runner };
-}
-
-/**
- * A fresh runner's cache is empty, and the controller has no way (yet) to fill it ahead of a
- * claim; so each warm runner not filled before gets the image through one activation on its own
- * agent, ended at once. Its state on the substrate stays `warm`.
- */
-async function fillRunnerCaches(controller: ControllerProcess, image: string, filled: Set<string>): Promise<void> {
-  const unfilled = (await controller.pool()).runnerList.filter((r) => r.state === 'warm' && r.phase === 'running' && r.endpoint !== undefined && !filled.has(r.id));
-  await Promise.all(
-    unfilled.map(async (runner) => {
-      const agent = (method: string, path: string, body?: unknown) =>
-        callJson(new URL(path, runner.endpoint), { method, token: controller.runnerToken, body, unreachable: { code: 'SUBSTRATE_FAILED', what: `runner ${runner.id}` } });
-      const made = await agent('POST', '/activate', { image });
-      if (made.status !== 201) throw errorFromAnswer(made.json.error ?? {}, made.status);
-      await agent('DELETE', `/instances/${made.json.instanceId}`);
-      filled.add(runner.id);
-    }),
-  );
+  return { ms, tier: json.tier, phases: json.phases, runnerCacheFilled: json.cache.layersMissed === 0 };
 }
 
 async function sideBySide(
@@ -215,7 +198,6 @@ async function sideBySide(
   image: PublishedServer,
   docker: DockerEngines | undefined,
 ): Promise<Pick<PoolBenchResult['sideBySide'], 'variants' | 'failures'>> {
-  const filled = new Set<string>();
   const coldStart = async (engine: DockerColdStarts): Promise<Omit<SideSample, 'round'>> => {
     const run = await engine.coldStart(image.byDigest, image.imageId);
     return { ms: run.totalMs, phases: run.phases, imageAbsentBefore: run.imageAbsentBefore, layersAlreadyPresent: run.layersAlreadyPresent };
@@ -223,13 +205,9 @@ async function sideBySide(
   const measure: Record<SideVariant, () => Promise<Omit<SideSample, 'round'>>> = {
     'docker-cold': () => coldStart(docker!.shared),
     'docker-cold-clean': () => coldStart(docker!.clean),
-    warm: async () => {
-      await fillRunnerCaches(controller, image.warm, filled);
-      const { runner, ...sample } = await activateAndEnd(controller, image.warm);
-      return { ...sample, runnerCacheFilled: filled.has(runner) };
-    },
+    warm: () => activateAndEnd(controller, image.warm),
     hot: async () => {
-      const { runner: _, ...sample } = await activateAndEnd(controller, image.hot);
+      const { runnerCacheFilled: _, ...sample } = await activateAndEnd(controller, image.hot);
       return sample;
     },
   };
@@ -292,9 +270,9 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
   const docker = await openDocker(options);
   if (docker.skipped) progress(`docker-cold skipped: ${docker.skipped}`);
 
-  // One pool for both: the open loop first, on fresh runners as the pool makes them; the side by
-  // side after, as it fills runner caches the open loop must not find.
-  const controller = await startController(options, 'pool', options.size, [{ image: image.hot, min: options.hot }]);
+  // One pool for both, its runners prefetched into as the pool makes them (the hot tag is, being
+  // hot): the open loop first, then the side by side.
+  const controller = await startController(options, 'pool', options.size, [{ image: image.hot, min: options.hot }], [image.warm]);
   const { maxSize } = await controller.settled();
   const figures = await runOpenLoop(controller, { ...options, image: image.hot });
   const { variants, failures } = await sideBySide(options, controller, image, docker.engines);
@@ -333,12 +311,6 @@ export async function runPoolBenchmark(options: PoolBenchOptions): Promise<PoolB
     openLoop: figures,
     claimMs,
     rss,
-    targets: poolTargets({
-      warm,
-      ...(dockerColdClean ? { dockerColdClean } : {}),
-      hotSideBySide: variants.hot?.summary ?? summarize([]),
-      ...(figures.byTier.hot ? { hotOpenLoop: figures.byTier.hot.endToEndMs } : {}),
-      claimMs,
-    }),
+    targets: [],
   };
 }

@@ -12,6 +12,7 @@ import type { ServerDefinition } from '../../runner/controller/servers.js';
 import { Pool } from '../../runner/controller/pool.js';
 import { describePoolEvent } from '../../runner/controller/pool-events.js';
 import { DEFAULT_ACTIVATE_GRACE_MS } from '../../runner/controller/activation-request.js';
+import { DEFAULT_PREFETCH_TIMEOUT_MS } from '../../runner/controller/prefetch.js';
 import { DEFAULT_MAX_COLD_RUNNERS } from '../../runner/controller/reconcile-plan.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { parseInsecureRegistries } from '../../runner/oci/insecure-registries.js';
@@ -45,6 +46,8 @@ interface ControllerArgs extends JsonFlag {
   autoscaleHalfLifeMs: number;
   hot: string[];
   server: string[];
+  prefetch: string[];
+  prefetchTimeoutMs: number;
   config?: string;
   kubeconfig?: string;
   namespace?: string;
@@ -55,10 +58,11 @@ interface ControllerArgs extends JsonFlag {
 const CONFIG_SCHEMA = z.strictObject({
   servers: z.array(z.strictObject({ name: z.string(), image: z.string().min(1) })).optional(),
   hot: z.array(z.strictObject({ image: z.string().min(1), min: z.number().int().min(1), max: z.number().int().min(1) })).optional(),
+  prefetch: z.array(z.string().min(1)).optional(),
 });
 
-/** Named servers and hot images from the flags and the config file together. */
-async function controllerConfig(argv: ControllerArgs): Promise<{ hot: HotImageConfig[]; servers: ServerDefinition[] }> {
+/** Named servers, hot images and images to prefetch from the flags and the config file together. */
+async function controllerConfig(argv: ControllerArgs): Promise<{ hot: HotImageConfig[]; servers: ServerDefinition[]; prefetch: string[] }> {
   const parsed = argv.config ? CONFIG_SCHEMA.safeParse(parse(await readFile(argv.config, 'utf8')) ?? {}) : undefined;
   if (parsed && !parsed.success) {
     throw new McpWarmError('USAGE_INVALID', `${argv.config}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`);
@@ -69,7 +73,11 @@ async function controllerConfig(argv: ControllerArgs): Promise<{ hot: HotImageCo
     if (at <= 0) throw new McpWarmError('USAGE_INVALID', `--server ${spec}: expected NAME=IMAGE`);
     return { name: spec.slice(0, at), image: spec.slice(at + 1) };
   });
-  return { hot: [...argv.hot.map(parseHotSpec), ...(fromFile?.hot ?? [])], servers: [...servers, ...(fromFile?.servers ?? [])] };
+  return {
+    hot: [...argv.hot.map(parseHotSpec), ...(fromFile?.hot ?? [])],
+    servers: [...servers, ...(fromFile?.servers ?? [])],
+    prefetch: [...argv.prefetch, ...(fromFile?.prefetch ?? [])],
+  };
 }
 
 /** The seed's environment variables, as defaults under the flags. */
@@ -114,11 +122,18 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
       .option('autoscale', { type: 'boolean', default: false, describe: 'Warm target follows arrival rate x refill time + burst margin, between --size and --max-size' })
       .option('hot', { type: 'string', array: true, default: [] as string[], describe: 'Keep IMAGE pre-activated: IMAGE=MIN[:MAX], repeatable' })
       .option('server', { type: 'string', array: true, default: [] as string[], describe: 'A named server for the lifecycle API: NAME=IMAGE, repeatable' })
+      .option('prefetch', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        describe: 'Pull IMAGE into every new runner before it counts as warm (hot and named server images always are), repeatable',
+      })
+      .option('prefetch-timeout-ms', { type: 'number', default: DEFAULT_PREFETCH_TIMEOUT_MS, describe: "Time a new runner's agent has to prefetch every image; past it the runner is warm without the rest" })
       .option('kubeconfig', { type: 'string', describe: 'kubernetes substrate: kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster)' })
       .option('namespace', { type: 'string', describe: 'kubernetes substrate: namespace of the runner pods (else the context\'s)' })
       .option('pod-template', { type: 'string', describe: 'kubernetes substrate: YAML file with the runner Pod (else the built-in one)' })
       .option('runner-image', { type: 'string', describe: 'docker and kubernetes substrates: the runner image (docker: else built and loaded on first use; kubernetes: else the pod template\'s)' })
-      .option('config', { type: 'string', describe: 'YAML with `servers: [{name, image}]` and `hot: [{image, min, max}]`, added to the flags' })
+      .option('config', { type: 'string', describe: 'YAML with `servers: [{name, image}]`, `hot: [{image, min, max}]` and `prefetch: [IMAGE]`, added to the flags' })
       .option('burst-margin', { type: 'number', default: 1, describe: 'Extra warm runners when autoscaling' })
       .option('autoscale-half-life-ms', { type: 'number', default: 30_000, describe: 'Half-life of the arrival-rate average when autoscaling' })
       .option('runner-cache-size', { type: 'string', ...(seed.cacheSize ? { default: seed.cacheSize } : {}), describe: 'Each runner cache budget (IMAGE_CACHE_SIZE)' }) as unknown as Argv<ControllerArgs>;
@@ -131,6 +146,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
     if (!(argv.autoscaleHalfLifeMs > 0)) throw new McpWarmError('USAGE_INVALID', '--autoscale-half-life-ms must be a positive number of milliseconds');
     if (!Number.isInteger(argv.maxColdRunners) || argv.maxColdRunners < 0) throw new McpWarmError('USAGE_INVALID', '--max-cold-runners must be a whole number, 0 or more');
     if (!(argv.activateGraceMs >= 0)) throw new McpWarmError('USAGE_INVALID', '--activate-grace-ms must be 0 or more milliseconds');
+    if (!(argv.prefetchTimeoutMs > 0)) throw new McpWarmError('USAGE_INVALID', '--prefetch-timeout-ms must be a positive number of milliseconds');
     const election = substrate.leaderElection?.({
       leaseName: `mcpwarm-${argv.pool}`,
       identity: process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
@@ -184,6 +200,7 @@ export const controllerCommand: CommandModule<object, ControllerArgs> = {
         allow: argv.allow,
         leaseMs: argv.leaseMs,
         activateGraceMs: argv.activateGraceMs,
+        prefetchTimeoutMs: argv.prefetchTimeoutMs,
         ...(await controllerConfig(argv)),
       },
       await runnerToken(stateDir),

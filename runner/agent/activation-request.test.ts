@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { McpWarmError } from '../errors.js';
-import { parseActivationRequest } from './activation-request.js';
+import { parseActivationRequest, parseImageRequest } from './activation-request.js';
 
-function problemsOf(body: unknown): Array<{ field: string; message: string }> {
+function problemsOf(body: unknown, parse: (body: unknown) => unknown = parseActivationRequest): Array<{ field: string; message: string }> {
   try {
-    parseActivationRequest(body);
+    parse(body);
   } catch (error) {
     expect(error).toBeInstanceOf(McpWarmError);
     expect((error as McpWarmError).code).toBe('REQUEST_INVALID');
@@ -49,5 +49,17 @@ describe('parseActivationRequest', () => {
 
   it.each([null, 'text', 42, []])('refuses %j as a body', (body) => {
     expect(problemsOf(body).length).toBeGreaterThan(0);
+  });
+});
+
+describe('parseImageRequest', () => {
+  it('accepts an image alone', () => {
+    expect(parseImageRequest({ image: '127.0.0.1:5000/mcp/fixture:1' })).toEqual({ image: '127.0.0.1:5000/mcp/fixture:1' });
+  });
+
+  it('refuses activation fields and a missing image, each with its field', () => {
+    const problems = problemsOf({ env: { A: 'b' } }, parseImageRequest);
+    expect(problems.map((p) => p.field).sort()).toEqual(['(body)', 'image']);
+    expect(problems.find((p) => p.field === '(body)')!.message).toContain('env');
   });
 });

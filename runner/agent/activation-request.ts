@@ -1,4 +1,4 @@
-/** The body of `POST /activate`, validated with every problem reported at once. */
+/** The bodies of `POST /activate` and `POST /images`, validated with every problem reported at once. */
 import { z } from 'zod';
 import { McpWarmError } from '../errors.js';
 
@@ -31,9 +31,23 @@ export const activationRequestSchema = z
 
 export type ActivationRequest = z.infer<typeof activationRequestSchema>;
 
-/** Parses a request body; REQUEST_INVALID lists every problem as `{field, message}`. */
+/** `POST /images`: an image to pull into the cache without activating it. */
+export const imageRequestSchema = activationRequestSchema.pick({ image: true });
+
+export type ImageRequest = z.infer<typeof imageRequestSchema>;
+
+/** Parses a `POST /activate` body; REQUEST_INVALID lists every problem as `{field, message}`. */
 export function parseActivationRequest(body: unknown): ActivationRequest {
-  const result = activationRequestSchema.safeParse(body);
+  return parseRequest(activationRequestSchema, body);
+}
+
+/** Parses a `POST /images` body, as parseActivationRequest. */
+export function parseImageRequest(body: unknown): ImageRequest {
+  return parseRequest(imageRequestSchema, body);
+}
+
+function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : '(body)',

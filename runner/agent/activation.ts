@@ -13,8 +13,7 @@ import { CleanupStack } from '../cleanup-stack.js';
 import { McpWarmError } from '../errors.js';
 import type { ImageCache } from '../oci/cache/image-cache.js';
 import { materializeRootfs, releaseMaterializedRootfs } from '../oci/materialize.js';
-import { openImageSource } from '../oci/open-source.js';
-import { pullImage, type PulledImage } from '../oci/puller.js';
+import type { PulledImage } from '../oci/puller.js';
 import type { ContainerConfig } from '../oci/types.js';
 import { StderrBuffer } from '../mcp/stderr-buffer.js';
 import { StdioMcpConnection } from '../mcp/stdio-connection.js';
@@ -24,20 +23,20 @@ import { resolveEntrypoint, resolveImageUser } from '../sandbox/image-user.js';
 import type { LaunchSpec, Sandbox } from '../sandbox/types.js';
 import type { ImageAllowlist } from './access.js';
 import type { ActivationRequest } from './activation-request.js';
+import { layerCacheCounts, type ImagePulls } from './image-pulls.js';
 import { Instance, phasesFrom, type InstanceInfo } from './instance.js';
 
 export interface ActivationContext {
   cache: ImageCache;
+  /** Pulls into `cache`, shared with prefetches of the same image. */
+  images: ImagePulls;
   sandbox: Sandbox;
   allowlist: ImageAllowlist;
-  overlayWhiteouts: boolean;
   /** Where each instance's rootfs and sandbox scratch go (`<dir>/<instanceId>/`). */
   instancesDir: string;
   stopGraceMs: number;
   maxBodyBytes: number;
   defaultReadinessTimeoutMs: number;
-  /** Registries pulled from over plain HTTP although not on loopback. */
-  insecureRegistries: readonly string[];
   /** Added to every activation after initialize (`agent --inject-delay-ms`), so a regression gate's detection can be measured. */
   injectDelay?: InjectedDelay;
   /** Refuses an id already in use (checked before anything is built). */
@@ -87,7 +86,7 @@ export async function activate(context: ActivationContext, request: ActivationRe
   const cleanup = new CleanupStack();
   cleanup.push('instance id', context.reserveId(instanceId));
   try {
-    const image = await pullImage(openImageSource(request.image, { insecureRegistries: context.insecureRegistries }), { cache: context.cache, overlayWhiteouts: context.overlayWhiteouts });
+    const image = await context.images.pull(request.image);
     const home = join(context.instancesDir, instanceId);
     await mkdir(join(home, 'sandbox'), { recursive: true });
     cleanup.push('scratch', () => rm(home, { recursive: true, force: true }));
@@ -127,10 +126,7 @@ export async function activate(context: ActivationContext, request: ActivationRe
       image: { ref: image.reference, digest: image.digest },
       sandbox: context.sandbox.name,
       phases: phasesFrom(image.phases, { mountMs, startMs, initializeMs: readiness.initializeMs, ...injectedDelayMs, totalMs: performance.now() - start }),
-      cache: {
-        layersHit: image.layers.filter((layer) => layer.cacheHit).length,
-        layersMissed: image.layers.filter((layer) => !layer.cacheHit).length,
-      },
+      cache: layerCacheCounts(image),
       serverInfo: readiness.serverInfo,
       protocolVersion: readiness.protocolVersion,
       endpoint: `/instances/${instanceId}/mcp`,

@@ -17,11 +17,13 @@ import { selectSandbox, sandboxReport } from '../sandbox/registry.js';
 import type { SandboxName } from '../sandbox/types.js';
 import { checkAuthSetup, ImageAllowlist } from './access.js';
 import { activate, type ActivationContext, type InjectedDelay } from './activation.js';
-import { parseActivationRequest } from './activation-request.js';
-import { AuditLog } from './audit-log.js';
+import { parseActivationRequest, parseImageRequest } from './activation-request.js';
+import { AuditLog, failureRecord } from './audit-log.js';
+import { ImagePulls } from './image-pulls.js';
 import { sweepInstances } from './leftovers.js';
 import type { Instance } from './instance.js';
 import { AgentMetrics } from './metrics.js';
+import { prefetchImage } from './prefetch.js';
 
 export interface AgentOptions {
   host: string;
@@ -63,16 +65,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const instances = new Map<string, Instance>();
   const reserved = new Set<string>();
 
+  const images = new ImagePulls({
+    cache,
+    overlayWhiteouts: await overlayAvailable(),
+    insecureRegistries: parseInsecureRegistries(options.insecureRegistries ?? [], 'insecure registries'),
+  });
   const context: ActivationContext = {
     cache,
+    images,
     sandbox,
     allowlist,
-    overlayWhiteouts: await overlayAvailable(),
     instancesDir,
     stopGraceMs: options.stopGraceMs ?? 3000,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     defaultReadinessTimeoutMs: options.readinessTimeoutMs ?? 30_000,
-    insecureRegistries: parseInsecureRegistries(options.insecureRegistries ?? [], 'insecure registries'),
     ...(options.injectDelay ? { injectDelay: options.injectDelay } : {}),
     reserveId: (id) => {
       if (reserved.has(id)) throw new McpWarmError('REQUEST_INVALID', `instance id ${id} is in use`, { details: { problems: [{ field: 'instanceId', message: 'in use' }] } });
@@ -119,9 +125,21 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         audit.write({ action: 'activate', caller, result: 'ok', image, digest: instance.info.image.digest, instanceId: instance.info.instanceId, totalMs: instance.info.phases.totalMs });
         return sendJson(res, 201, instance.info);
       } catch (error) {
-        const code = isMcpWarmError(error) ? error.code : 'INTERNAL';
-        metrics.activationErrors.inc({ code });
-        audit.write({ action: code === 'IMAGE_NOT_ALLOWED' ? 'refuse' : 'activate', caller, result: 'error', ...(image ? { image } : {}), code });
+        const record = failureRecord('activate', caller, image, error);
+        metrics.activationErrors.inc({ code: record.code });
+        audit.write(record);
+        throw error;
+      }
+    }
+    if (req.method === 'POST' && path === '/images') {
+      let image: string | undefined;
+      try {
+        image = parseImageRequest(await readJsonBody(req, context.maxBodyBytes)).image;
+        const answer = await prefetchImage({ images, allowlist }, image);
+        audit.write({ action: 'prefetch', caller, result: 'ok', image, digest: answer.digest, totalMs: answer.phases.totalMs });
+        return sendJson(res, 200, answer);
+      } catch (error) {
+        audit.write(failureRecord('prefetch', caller, image, error));
         throw error;
       }
     }

@@ -1,9 +1,10 @@
-/** One JSON line per activation, deletion and refusal: who asked, for what, and what came of it. */
+/** One JSON line per activation, prefetch, deletion and refusal: who asked, for what, and what came of it. */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { isMcpWarmError } from '../errors.js';
 
 export interface AuditRecord {
-  action: 'activate' | 'delete' | 'refuse';
+  action: 'activate' | 'prefetch' | 'delete' | 'refuse';
   /** Remote address and port of the caller. */
   caller: string;
   result: 'ok' | 'error';
@@ -13,6 +14,12 @@ export interface AuditRecord {
   /** Error code when result is "error". */
   code?: string;
   totalMs?: number;
+}
+
+/** The record of an activation or prefetch that failed: a refusal when the allowlist refused the image. */
+export function failureRecord(action: 'activate' | 'prefetch', caller: string, image: string | undefined, error: unknown): AuditRecord & { code: string } {
+  const code = isMcpWarmError(error) ? error.code : 'INTERNAL';
+  return { action: code === 'IMAGE_NOT_ALLOWED' ? 'refuse' : action, caller, result: 'error', ...(image ? { image } : {}), code };
 }
 
 export class AuditLog {

@@ -25,6 +25,8 @@ export interface Activation {
    * those of the attempt that succeeded; totalMs is from the request to the answer.
    */
   phases: Record<string, number>;
+  /** The runner's cache before the activation: `layersMissed: 0` when it had the image (prefetched, or used before). */
+  cache: { layersHit: number; layersMissed: number };
   /** Runners tried: 2 when the first was lost during the activation. */
   attempts: number;
   createdAt: string;
@@ -65,6 +67,7 @@ export function recoveredActivation(runner: Runner, instance: InstanceInfo): Act
     tier: tierOf(runner.annotations[TIER_ANNOTATION]),
     image: instance.image,
     phases: { ...instance.phases },
+    cache: instance.cache,
     attempts: 1,
     createdAt: runner.annotations[CLAIMED_AT_ANNOTATION] ?? instance.createdAt,
     recovered: true,

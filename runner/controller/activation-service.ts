@@ -228,7 +228,7 @@ export class ActivationService {
         : undefined;
       if (result.ok && recorded) {
         metrics.claims.inc({ tier: claim.tier, result: 'ok' });
-        const { instance } = result;
+        const instance = result.value;
         return {
           activationId,
           runner: claim.runner.id,
@@ -237,6 +237,7 @@ export class ActivationService {
           tier: claim.tier,
           image: instance.image,
           phases: { ...spent, ...instance.phases, totalMs: performance.now() - start },
+          cache: instance.cache,
           attempts: attempt,
           createdAt: new Date().toISOString(),
         };

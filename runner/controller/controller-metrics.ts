@@ -17,7 +17,7 @@ export function controllerMetrics(pool: Pool) {
   gauge('mcp_warmpool_available_pods', 'Warm runners ready to be claimed', () => pool.status().available);
   gauge('mcp_warmpool_warm_target', 'Warm runners the pool aims for (follows arrivals when autoscaling)', () => pool.warmTarget);
   gauge('mcp_warmpool_arrival_rate', 'Activations per second, moving average (autoscaling input)', () => pool.status().arrivalRate);
-  gauge('mcp_warmpool_refill_seconds', 'Seconds from creating a runner to its agent being ready, moving average (autoscaling input)', () => pool.status().refillSeconds);
+  gauge('mcp_warmpool_refill_seconds', 'Seconds from creating a runner to it being claimable (agent ready, prefetch over), moving average (autoscaling input)', () => pool.status().refillSeconds);
   gauge('mcp_warmpool_cold_runners', 'Cold-fallback runners being made now', () => pool.status().coldRunners);
   gauge('mcp_warmpool_cold_runners_max', 'Cap on cold-fallback runners being made at once', () => pool.status().maxColdRunners);
   gauge('mcp_warmpool_creation_backoff_seconds', 'How long runner creation is still held back after consecutive failures', () => pool.status().creationBackoffMs / 1000);
@@ -28,7 +28,7 @@ export function controllerMetrics(pool: Pool) {
     registers: [registry],
     collect() {
       this.reset();
-      for (const runner of pool.runners()) this.inc({ state: runner.state, phase: runner.phase });
+      for (const runner of pool.runnerList()) this.inc({ state: runner.state, phase: runner.phase });
     },
   });
   const metrics = {
@@ -41,10 +41,21 @@ export function controllerMetrics(pool: Pool) {
     ended: new Counter({ name: 'mcp_warmpool_activations_ended_total', help: 'Activations ended, by reason', labelNames: ['reason'], registers: [registry] }),
     creations: new Counter({ name: 'mcp_warmpool_runner_creations_total', help: 'Runners made, by result (ready, or failed before ready)', labelNames: ['result'], registers: [registry] }),
     deletions: new Counter({ name: 'mcp_warmpool_runner_deletions_total', help: 'Runners deleted by the reconcile loop, by reason', labelNames: ['reason'], registers: [registry] }),
+    prefetchSeconds: new Histogram({
+      name: 'mcp_warmpool_prefetch_seconds',
+      help: "Time a new runner's agent took to pull every prefetched image, before the runner counted as warm",
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    prefetchFailures: new Counter({ name: 'mcp_warmpool_prefetch_failures_total', help: 'Images a new runner could not prefetch (it became warm without them), by image', labelNames: ['image'], registers: [registry] }),
     targetChanges: new Counter({ name: 'mcp_warmpool_warm_target_changes_total', help: 'Autoscaling decisions that changed the warm target', labelNames: ['direction'], registers: [registry] }),
   };
   const detach = pool.subscribe((event) => {
     if (event.type === 'runner-ready') metrics.creations.inc({ result: 'ready' });
+    else if (event.type === 'runner-prefetched') {
+      metrics.prefetchSeconds.observe(event.seconds);
+      for (const failure of event.failures) metrics.prefetchFailures.inc({ image: failure.image });
+    }
     else if (event.type === 'runner-failed') metrics.creations.inc({ result: 'failed' });
     else if (event.type === 'runner-deleted') metrics.deletions.inc({ reason: event.reason });
     else if (event.type === 'cold-fallback-refused') metrics.coldRefused.inc();

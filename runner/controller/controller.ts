@@ -9,6 +9,7 @@ import { McpWarmError, isMcpWarmError } from '../errors.js';
 import { readJsonBody, sendJson } from '../http-json.js';
 import { requireBearer, startHttpService } from '../http-service.js';
 import { checkAuthSetup, ImageAllowlist } from '../agent/access.js';
+import { parseSourceReference } from '../oci/reference.js';
 import type { Substrate, SubstrateHealth } from '../substrates/types.js';
 import { DEFAULT_ACTIVATE_GRACE_MS, parseControllerActivationRequest } from './activation-request.js';
 import { ActivationService } from './activation-service.js';
@@ -16,7 +17,9 @@ import { controllerMetrics } from './controller-metrics.js';
 import type { HotImageConfig } from './hot-tier.js';
 import { relayMcp } from './mcp-relay.js';
 import type { Pool } from './pool.js';
+import { DEFAULT_PREFETCH_TIMEOUT_MS, prefetchList } from './prefetch.js';
 import { RunnerClient } from './runner-client.js';
+import { RunnerPrefetch } from './runner-prefetch.js';
 import type { ServerDefinition } from './servers.js';
 
 export type { Activation } from './activation-record.js';
@@ -42,6 +45,13 @@ export interface ControllerOptions {
   hot?: HotImageConfig[];
   /** Named MCP servers for the lifecycle API. */
   servers?: ServerDefinition[];
+  /**
+   * Images pulled into every new runner before it counts as warm, besides every hot-tier and
+   * named server's image (which are always prefetched).
+   */
+  prefetch?: string[];
+  /** Time a runner's agent has to pull them all; past it the runner is warm without what was missing (default 5 minutes). */
+  prefetchTimeoutMs?: number;
   /** How often live activations are checked for an exited server or a lost runner (default 1 s). */
   checkIntervalMs?: number;
 }
@@ -55,10 +65,18 @@ export async function startController(options: ControllerOptions, runnerToken: s
   checkAuthSetup(options.token, options.insecureNoAuth ?? false, options.host);
   const allowlist = new ImageAllowlist(options.allow ?? []);
   const { pool } = options;
+  // Checked here, so a wrong image fails the start instead of every runner's prefetch.
+  for (const image of options.prefetch ?? []) {
+    parseSourceReference(image);
+    allowlist.check(image);
+  }
+  const runners = new RunnerClient(runnerToken);
+  const prefetch = prefetchList(options.prefetch ?? [], options.hot ?? [], options.servers ?? []);
+  if (prefetch.length > 0) pool.usePrefetch(new RunnerPrefetch(prefetch, runners, options.prefetchTimeoutMs ?? DEFAULT_PREFETCH_TIMEOUT_MS));
   const metrics = controllerMetrics(pool);
   const service = new ActivationService({
     pool,
-    runners: new RunnerClient(runnerToken),
+    runners,
     metrics,
     leaseMs: options.leaseMs,
     activateGraceMs: options.activateGraceMs ?? DEFAULT_ACTIVATE_GRACE_MS,
@@ -122,7 +140,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
     requireBearer(req, path, options.token);
     if (req.method === 'POST' && path === '/activations') return activate(req, res);
     if (req.method === 'GET' && path === '/activations') return sendJson(res, 200, { activations: registry.list() });
-    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), substrate: substrateHealth(), hot: hot.status(), runnerList: pool.runners() });
+    if (req.method === 'GET' && path === '/pool') return sendJson(res, 200, { ...pool.status(), substrate: substrateHealth(), hot: hot.status(), runnerList: pool.runnerList() });
     if (req.method === 'GET' && path === '/servers') return sendJson(res, 200, { servers: servers.list() });
     const server = /^\/servers\/([^/]+)(?:\/(start|stop|scale))?$/.exec(path);
     if (server) return serverRoute(req, res, decodeURIComponent(server[1]!), server[2]);

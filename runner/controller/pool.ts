@@ -1,7 +1,8 @@
 /**
  * A pool of runners on a substrate: a view kept from list + watch, a reconcile loop that carries
- * out planReconcile, and claims (compare-and-set) with a bounded-wait queue and an optional cold
- * fallback. The pool's truth is on the substrate; a restarted controller recovers it from there.
+ * out planReconcile, prefetching into new runners before they are claimable, and claims
+ * (compare-and-set) with a bounded-wait queue and an optional cold fallback. The pool's truth is
+ * on the substrate; a restarted controller recovers it from there.
  */
 import { performance } from 'node:perf_hooks';
 import { McpWarmError } from '../errors.js';
@@ -18,6 +19,8 @@ import {
   type PoolPolicy,
   type ReconcilePlan,
 } from './reconcile-plan.js';
+import { awaitingPrefetch, PREFETCHED_ANNOTATION, type PoolRunner, type PoolRunnerPhase, type PrefetchOutcome } from './prefetch.js';
+import { PrefetchRuns, type PoolPrefetch, type PrefetchStatus } from './runner-prefetch.js';
 import { updateRate, warmTarget, type RateEstimate, type SizingConfig } from './sizing.js';
 import { WaitQueue, type WaitOutcome } from './wait-queue.js';
 
@@ -50,6 +53,8 @@ export interface PoolOptions {
 /** What the pool did or saw, for logs, metrics and the controller's bookkeeping. */
 export type PoolEvent =
   | { type: 'runner-ready'; runner: Runner; seconds: number }
+  /** A new runner's prefetch is over (whatever became of each image): it is claimable now. */
+  | ({ type: 'runner-prefetched'; runner: Runner } & PrefetchOutcome)
   /** A runner could not be made, or its agent never got ready; creation backs off for `retryInMs`. */
   | { type: 'runner-failed'; runnerId?: string; message: string; consecutiveFailures: number; retryInMs: number }
   | { type: 'runner-deleted'; runner: Runner; reason: DeleteReason }
@@ -82,6 +87,7 @@ export interface PoolStatus {
   /** Cold-fallback runners being made now, and the cap on them. */
   coldRunners: number;
   maxColdRunners: number;
+  prefetch: PrefetchStatus;
 }
 
 export class Pool {
@@ -101,8 +107,9 @@ export class Pool {
   private reachedTarget = false;
   private arrivals = 0;
   private rate: RateEstimate = { rate: 0, atMs: Date.now() };
-  /** Seconds from creating a runner to its agent being ready, averaged; 1 s until measured. */
+  /** Seconds from creating a runner to it being claimable (agent ready, prefetch over), averaged; 1 s until measured. */
   private refillSeconds = 1;
+  private prefetches: PrefetchRuns | undefined;
   private target: number;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
   /** Set by stop(): no pass (and so no runner creation) starts after it. */
@@ -115,6 +122,22 @@ export class Pool {
 
   get warmTarget(): number {
     return this.target;
+  }
+
+  /**
+   * Pulls `prefetch.images` into every new warm runner before it is claimable (call before
+   * start()). Cold-fallback runners, made for one activation, are not prefetched.
+   */
+  usePrefetch(prefetch: PoolPrefetch): void {
+    this.prefetches = new PrefetchRuns(prefetch, {
+      mark: (runner) => this.update(runner.id, { annotations: { [PREFETCHED_ANNOTATION]: new Date().toISOString() } }),
+      done: (runner, outcome) => {
+        this.measureRefill(runner);
+        this.emit({ type: 'runner-prefetched', runner, ...outcome });
+        this.queue.wake();
+      },
+      failed: (runner, error) => this.emit({ type: 'error', message: `recording the prefetch into runner ${runner.id} failed: ${(error as Error).message}` }),
+    });
   }
 
   /** Calls `listener` for every PoolEvent until the returned function is called. */
@@ -155,14 +178,16 @@ export class Pool {
       // backs off instead of looping.
       if (event.type === 'modified' && before?.phase === 'pending' && event.runner.phase === 'running') {
         const seconds = (Date.now() - Date.parse(event.runner.createdAt)) / 1000;
-        this.refillSeconds = this.refillSeconds * 0.7 + seconds * 0.3;
         this.history.consecutiveFailures = 0;
         this.emit({ type: 'runner-ready', runner: event.runner, seconds });
+        // Refilled once claimable: now, or when its prefetch is over.
+        if (!this.awaitingPrefetch(event.runner)) this.measureRefill(event.runner);
       }
       if (event.type === 'modified' && before?.phase === 'pending' && event.runner.phase === 'failed') {
         this.creationFailed(`runner ${event.runner.id} failed before its agent was ready`, event.runner.id);
       }
-      if (claimable([event.runner]).length > 0) this.queue.wake();
+      if (this.claimableWarm([event.runner]).length > 0) this.queue.wake();
+      this.startPrefetches();
       void this.reconcile();
     });
     for (const runner of await this.options.substrate.listRunners(this.options.template.pool)) this.view.set(runner.id, runner);
@@ -176,11 +201,42 @@ export class Pool {
     this.unwatch?.();
     if (this.timer) clearInterval(this.timer);
     this.queue.drain();
-    await this.reconciling;
+    await Promise.all([this.reconciling, this.prefetches?.stop()]);
   }
 
   runners(): Runner[] {
     return [...this.view.values()];
+  }
+
+  /** The runners with their phase as the pool sees it (`prefetching` included), for `GET /pool`. */
+  runnerList(): PoolRunner[] {
+    return this.runners().map((runner) => ({ ...runner, phase: this.phaseOf(runner) }));
+  }
+
+  private phaseOf(runner: Runner): PoolRunnerPhase {
+    return this.awaitingPrefetch(runner) ? 'prefetching' : runner.phase;
+  }
+
+  /** A warm runner of this pool (not a cold one) still to be prefetched into. */
+  private awaitingPrefetch(runner: Runner): boolean {
+    return this.prefetches !== undefined && !this.coldRunners.has(runner.id) && awaitingPrefetch(runner);
+  }
+
+  /** Runners a claim may take now: ready, and prefetched into when the pool prefetches. */
+  private claimableWarm(runners: readonly Runner[]): Runner[] {
+    return claimable(runners).filter((runner) => !this.awaitingPrefetch(runner));
+  }
+
+  /** Folds a runner's time from creation to claimable into the refill estimate (autoscaling input). */
+  private measureRefill(runner: Runner): void {
+    const seconds = (Date.now() - Date.parse(runner.createdAt)) / 1000;
+    this.refillSeconds = this.refillSeconds * 0.7 + seconds * 0.3;
+  }
+
+  /** Starts the prefetch of every runner awaiting one (the leader's job: the others see its annotation). */
+  private startPrefetches(): void {
+    if (this.stopped || this.options.isLeader?.() === false) return;
+    this.prefetches?.start(this.runners().filter((runner) => this.awaitingPrefetch(runner)));
   }
 
   /** One reconcile pass at a time; a request during a pass is served by the next one. */
@@ -207,7 +263,7 @@ export class Pool {
       if (to !== this.target) this.emit({ type: 'target-changed', from: this.target, to, arrivalRate: this.rate.rate, refillSeconds: this.refillSeconds });
       this.target = to;
     }
-    const policy = { ...this.options.policy, warmTarget: this.target };
+    const policy = { ...this.options.policy, warmTarget: this.target, prefetch: this.prefetches !== undefined };
     const plan = this.options.isLeader?.() === false ? { delete: [], create: 0 } : planReconcile(this.runners().filter((runner) => !this.coldRunners.has(runner.id)), policy, this.history, Date.now(), this.queue.length);
     await Promise.all(
       plan.delete.map(async ({ id, reason }) => {
@@ -234,7 +290,8 @@ export class Pool {
         }
       }),
     );
-    if (claimable(this.runners()).length >= this.target) this.reachedTarget = true;
+    if (this.claimableWarm(this.runners()).length >= this.target) this.reachedTarget = true;
+    this.startPrefetches();
     this.options.onReconcile?.(plan, this.target);
   }
 
@@ -250,7 +307,7 @@ export class Pool {
       signal?.throwIfAborted();
       const attempt = performance.now();
       // Shuffled, so concurrent claims (and other controller replicas) spread over the candidates.
-      const candidates = shuffled(claimable(this.runners().filter((runner) => !this.coldRunners.has(runner.id))));
+      const candidates = shuffled(this.claimableWarm(this.runners().filter((runner) => !this.coldRunners.has(runner.id))));
       const claimed = await claimRunner(this.options.substrate, candidates, { ...request, nowMs: Date.now() });
       if (claimed) {
         this.view.set(claimed.runner.id, claimed.runner);
@@ -372,7 +429,7 @@ export class Pool {
   status(): PoolStatus {
     const runners: Record<string, number> = {};
     for (const runner of this.view.values()) {
-      const key = `${runner.state}/${runner.phase}`;
+      const key = `${runner.state}/${this.phaseOf(runner)}`;
       runners[key] = (runners[key] ?? 0) + 1;
     }
     return {
@@ -380,7 +437,7 @@ export class Pool {
       warmTarget: this.target,
       maxSize: this.options.policy.maxSize,
       runners,
-      available: claimable(this.runners()).length,
+      available: this.claimableWarm(this.runners()).length,
       queued: this.queue.length,
       warmTargetReachedOnce: this.reachedTarget,
       arrivalRate: this.rate.rate,
@@ -390,6 +447,7 @@ export class Pool {
         this.history.lastFailureAtMs === undefined ? 0 : Math.max(0, this.history.lastFailureAtMs + backoffDelayMs(this.history.consecutiveFailures, this.options.policy) - Date.now()),
       coldRunners: this.coldInFlight,
       maxColdRunners: this.maxColdRunners,
+      prefetch: this.prefetches?.status() ?? { images: [], prefetching: 0, medianSeconds: null, measured: 0 },
     };
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Runner } from '../substrates/types.js';
+import { PREFETCHED_ANNOTATION } from './prefetch.js';
 import {
   ACTIVATION_STATE_ANNOTATION,
   CLAIMED_AT_ANNOTATION,
@@ -79,6 +80,18 @@ describe('planReconcile', () => {
   it('trims runners still starting before ready ones', () => {
     const given = [runner('ready-old', { ageMs: 9000 }), runner('ready', { ageMs: 5000 }), runner('c', { ageMs: 4000 }), runner('starting', { phase: 'pending', ageMs: 100 })];
     expect(planReconcile(given, policy, none, NOW).delete).toEqual([{ id: 'starting', reason: 'surplus' }]);
+  });
+
+  it('counts a runner still prefetching as starting: trimmed first, never rotated', () => {
+    const ready = (id: string, ageMs: number) => runner(id, { endpoint: 'http://127.0.0.1:1', ageMs, annotations: { [PREFETCHED_ANNOTATION]: new Date(NOW).toISOString() } });
+    const prefetching = runner('prefetching', { endpoint: 'http://127.0.0.1:1', ageMs: 7_200_000 });
+    const prefetchPolicy = { ...policy, prefetch: true };
+    const surplus = [ready('a', 9000), ready('b', 5000), ready('c', 4000), prefetching];
+    expect(planReconcile(surplus, prefetchPolicy, none, NOW).delete).toEqual([{ id: 'prefetching', reason: 'surplus' }]);
+    const full = [ready('a', 9000), ready('b', 5000), prefetching];
+    expect(planReconcile(full, prefetchPolicy, none, NOW)).toEqual({ delete: [], create: 0 });
+    // The same runner in a pool that does not prefetch is ready, and over age.
+    expect(planReconcile(full, policy, none, NOW).delete).toEqual([{ id: 'prefetching', reason: 'too-old' }]);
   });
 
   it('makes runners for queued activations on top of the target, within the maximum size', () => {

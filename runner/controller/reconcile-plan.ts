@@ -4,6 +4,7 @@
  * carries the plan out.
  */
 import type { Runner } from '../substrates/types.js';
+import { awaitingPrefetch } from './prefetch.js';
 
 export const LEASE_EXPIRES_ANNOTATION = 'mcpwarm.dev/lease-expires-at';
 export const CLAIMED_AT_ANNOTATION = 'mcpwarm.dev/claimed-at';
@@ -27,6 +28,8 @@ export interface PoolPolicy {
    * away while making it): the runner is deleted (default 10 minutes, longer than an activation).
    */
   abandonedClaimMs?: number;
+  /** Runners are prefetched into before they are claimable: one still prefetching is still starting. */
+  prefetch?: boolean;
 }
 
 export interface CreationHistory {
@@ -73,7 +76,7 @@ export function planReconcile(runners: readonly Runner[], policy: PoolPolicy, hi
   // Surplus goes first: runners still starting before ready ones (a claim that was undone leaves a
   // ready runner and its pending replacement), then the oldest; then one over-age runner per
   // pass, so rotation never empties the pool.
-  const starting = (r: Runner): number => (r.phase === 'pending' ? 0 : 1);
+  const starting = (r: Runner): number => (r.phase === 'pending' || (policy.prefetch === true && awaitingPrefetch(r)) ? 0 : 1);
   const warm = runners
     .filter((r) => !doomed.has(r.id) && r.state === 'warm')
     .sort((a, b) => starting(a) - starting(b) || age(b, nowMs) - age(a, nowMs));
@@ -83,7 +86,7 @@ export function planReconcile(runners: readonly Runner[], policy: PoolPolicy, hi
     doomed.set(runner.id, 'surplus');
     surplus -= 1;
   }
-  const tooOld = warm.find((r) => !doomed.has(r.id) && r.phase === 'running' && age(r, nowMs) > policy.maxAgeMs);
+  const tooOld = warm.find((r) => !doomed.has(r.id) && starting(r) === 1 && r.phase === 'running' && age(r, nowMs) > policy.maxAgeMs);
   if (tooOld) doomed.set(tooOld.id, 'too-old');
 
   const remaining = runners.filter((r) => !doomed.has(r.id));

@@ -1,16 +1,20 @@
 /**
- * The controller's calls to its runners' agents, with the runners' token: activate an image,
- * look at an instance, stop one. A runner that does not answer is reported as such (not thrown),
- * since what the controller does next depends on it.
+ * The controller's calls to its runners' agents, with the runners' token: prefetch an image,
+ * activate one, look at an instance, stop one. A runner that does not answer is reported as such
+ * (not thrown), since what the controller does next depends on it.
  */
 import { McpWarmError } from '../errors.js';
 import { callJson, errorFromAnswer } from '../http-json.js';
 import type { ActivationRequest } from '../agent/activation-request.js';
 import type { InstanceInfo } from '../agent/instance.js';
+import type { PrefetchAnswer } from '../agent/prefetch.js';
 import type { Runner } from '../substrates/types.js';
 import type { InstanceCheck } from './activation-failures.js';
 
-export type AgentActivation = { ok: true; instance: InstanceInfo } | { ok: false; answered: boolean; error: McpWarmError };
+/** An agent's answer to a call that may take long: the value, its coded error, or that it did not answer (`answered: false`). */
+export type AgentAnswer<T> = { ok: true; value: T } | { ok: false; answered: boolean; error: McpWarmError };
+
+export type AgentActivation = AgentAnswer<InstanceInfo>;
 
 /** A check that takes longer than this is inconclusive (checked again later), not a lost runner. */
 const CHECK_TIMEOUT_MS = 5000;
@@ -26,8 +30,17 @@ export class RunnerClient {
    * Has the runner's agent activate `request` as instance `instanceId`. An agent that has not
    * answered within `timeoutMs` counts as lost (not answered); one cut short by `signal` too.
    */
-  async activate(runner: Runner, request: ActivationRequest, instanceId: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentActivation> {
-    const lost = (message: string, details?: Record<string, unknown>): AgentActivation => ({
+  activate(runner: Runner, request: ActivationRequest, instanceId: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentActivation> {
+    return this.post<InstanceInfo>(runner, '/activate', { ...request, instanceId }, 201, timeoutMs, signal);
+  }
+
+  /** Has the runner's agent pull `image` into its cache (POST /images), as activate. */
+  prefetch(runner: Runner, image: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentAnswer<PrefetchAnswer>> {
+    return this.post<PrefetchAnswer>(runner, '/images', { image }, 200, timeoutMs, signal);
+  }
+
+  private async post<T>(runner: Runner, path: string, body: unknown, success: number, timeoutMs: number, signal?: AbortSignal): Promise<AgentAnswer<T>> {
+    const lost = (message: string, details?: Record<string, unknown>): AgentAnswer<T> => ({
       ok: false,
       answered: false,
       error: new McpWarmError('SUBSTRATE_FAILED', `runner ${runner.id} at ${runner.endpoint} ${message}`, details ? { details } : {}),
@@ -36,10 +49,10 @@ export class RunnerClient {
     let response: Response;
     let json: any;
     try {
-      response = await fetch(new URL('/activate', runner.endpoint), {
+      response = await fetch(new URL(path, runner.endpoint), {
         method: 'POST',
         headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ ...request, instanceId }),
+        body: JSON.stringify(body),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       // The timeout covers the body too: an agent can hang after its headers.
@@ -48,11 +61,11 @@ export class RunnerClient {
         throw error;
       });
     } catch (error) {
-      if (signal?.aborted) return lost('was left: the activation was cancelled');
-      if (timeout.aborted) return lost(`did not answer POST /activate within ${timeoutMs} ms`, { timeoutMs });
+      if (signal?.aborted) return lost(`was left: the call to POST ${path} was cancelled`);
+      if (timeout.aborted) return lost(`did not answer POST ${path} within ${timeoutMs} ms`, { timeoutMs });
       return lost(`is unreachable: ${(error as Error).message}`);
     }
-    if (response.status === 201) return { ok: true, instance: json as InstanceInfo };
+    if (response.status === success) return { ok: true, value: json as T };
     return { ok: false, answered: true, error: errorFromAnswer(json?.error ?? {}, response.status) };
   }
 

@@ -67,6 +67,8 @@ export interface InProcessController {
 export interface InProcessControllerOptions {
   size: number;
   maxSize?: number;
+  /** Images the controller and its runners allow (default: the fixture registry's mcp/*). */
+  allow?: string[];
   substrate?: Partial<ProcessSubstrateOptions>;
   pool?: Partial<Omit<PoolOptions, 'substrate' | 'template'>>;
   controller?: Partial<Omit<ControllerOptions, 'pool' | 'host' | 'port' | 'token'>>;
@@ -76,9 +78,10 @@ export async function startInProcessController(images: ImageFixture, name: strin
   const stateDir = join(images.work, name);
   const substrate = new ProcessSubstrate({ stateDir, stopGraceMs: 2000, ...options.substrate });
   const token = await runnerToken(stateDir);
+  const allow = options.allow ?? [`${images.registry.address}/mcp/*`];
   const pool = new Pool({
     substrate,
-    template: { pool: name, token, allow: [`${images.registry.address}/mcp/*`] },
+    template: { pool: name, token, allow },
     policy: { warmTarget: options.size, maxSize: options.maxSize ?? options.size * 2, maxAgeMs: 3_600_000, backoffBaseMs: 500, backoffMaxMs: 5000 },
     maxWaitMs: 20_000,
     maxQueue: 100,
@@ -87,7 +90,7 @@ export async function startInProcessController(images: ImageFixture, name: strin
     ...options.pool,
   });
   const running = await startController(
-    { host: '127.0.0.1', port: 0, pool, token: CONTROLLER_TOKEN, leaseMs: 600_000, allow: [`${images.registry.address}/mcp/*`], ...options.controller },
+    { host: '127.0.0.1', port: 0, pool, token: CONTROLLER_TOKEN, leaseMs: 600_000, allow, ...options.controller },
     token,
   );
   let closed: Promise<void> | undefined;

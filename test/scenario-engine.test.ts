@@ -98,7 +98,7 @@ describe.skipIf(missing)('bench run', () => {
     expect(await processesUnder(dir)).toEqual([]);
     expect(await readdir(join(dir, 'work'))).toEqual([]);
     const link = (document.facts!.links as Array<{ name: string; method: string; address?: string }>).find((l) => l.name === 'fast')!;
-    expect(['tc-htb+proxy', 'proxy']).toContain(link.method);
+    expect(['netns-veth-tbf+proxy', 'tc-htb+proxy', 'proxy']).toContain(link.method);
     const port = Number(/link fast at 127\.0\.0\.1:(\d+)/.exec(result.stderr)![1]);
     expect(await refused(`127.0.0.1:${port}`)).toBe(true);
     const hex = port.toString(16).padStart(4, '0');

@@ -14,8 +14,8 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from '../../runner/errors.js';
 import { isProcessAlive, requireExecutable, run } from '../../runner/exec.js';
-import { shuffled } from '../../runner/shuffle.js';
 import { unmountUnder } from '../../runner/mounts.js';
+import { unusedSubnet } from './private-subnet.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -130,10 +130,10 @@ export interface PrivateDockerEngine extends DockerEngine {
 }
 
 /** A /24 in 10.231.0.0/16 that no route of the machine's covers. */
-async function unusedSubnet(): Promise<number> {
-  const routes = await run('ip', ['-4', 'route', 'show', 'table', 'all']);
-  for (const third of shuffled([...Array(256).keys()])) if (!routes.includes(`10.231.${third}.`)) return third;
-  throw new McpWarmError('DOCKER_UNAVAILABLE', 'no free /24 in 10.231.0.0/16 for a private Docker engine\'s bridge');
+async function bridgeSubnet(): Promise<number> {
+  const third = await unusedSubnet();
+  if (third === undefined) throw new McpWarmError('DOCKER_UNAVAILABLE', 'no free /24 in 10.231.0.0/16 for a private Docker engine\'s bridge');
+  return third;
 }
 
 /**
@@ -155,7 +155,7 @@ export async function startPrivateDockerd(dir: string, readyTimeoutMs?: number):
   };
   try {
     requireExecutable('ip', 'iproute2');
-    const third = await unusedSubnet();
+    const third = await bridgeSubnet();
     await run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
     bridgeMade = true;
     await run('ip', ['addr', 'add', `10.231.${third}.1/24`, 'dev', bridge]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LinkModel, parseBandwidth } from './link-model.js';
+import { LinkModel, parseBandwidth, requestOverNewConnectionMs } from './link-model.js';
 
 describe('LinkModel', () => {
   it('delays by the propagation delay alone when the rate is not limited', () => {
@@ -23,6 +23,14 @@ describe('LinkModel', () => {
     let last = 0;
     for (let sent = 0; sent < 4 * 2 ** 20; sent += 16384) last = link.deliver(16384, 0);
     expect(last).toBeCloseTo((4 * 2 ** 20 * 8 * 1000) / 40e6 + 20, 6);
+  });
+});
+
+describe('requestOverNewConnectionMs', () => {
+  it('is two round trips and the bytes at the bandwidth', () => {
+    // 4 MiB at 40 Mbit/s is 838.9 ms on the wire.
+    expect(requestOverNewConnectionMs(4 * 2 ** 20, { bandwidthBitsPerSecond: 40e6, rttMs: 40 })).toBeCloseTo(80 + 838.8608, 6);
+    expect(requestOverNewConnectionMs(0, { bandwidthBitsPerSecond: 1e6, rttMs: 25 })).toBe(50);
   });
 });
 

@@ -26,6 +26,17 @@ export class LinkModel {
   }
 }
 
+/**
+ * How long an answer of `bytes` to one request takes over a new connection on a link, from
+ * connecting to the last byte: the handshake's round trip, the request's way there, the answer at
+ * the bandwidth and its way back. (The model counts payload only; a kernel shaping the link also
+ * counts each packet's headers, about 5% more at a 1500-byte MTU.)
+ */
+export function requestOverNewConnectionMs(bytes: number, link: { bandwidthBitsPerSecond: number; rttMs: number }): number {
+  const down = new LinkModel({ bandwidthBitsPerSecond: link.bandwidthBitsPerSecond, delayMs: link.rttMs / 2 });
+  return down.deliver(bytes, link.rttMs + link.rttMs / 2);
+}
+
 /** Bandwidths as written in scenarios: `100mbit`, `40Mbit/s`, `1gbit`, `512kbit`, `10MB/s`; bits per second. */
 export function parseBandwidth(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*(k|m|g)?(bit|bps|b)(?:\/s)?$/i.exec(text.trim());

@@ -1,7 +1,10 @@
 /**
  * The embedded default's OCI registry: CNCF distribution (Debian `docker-registry`) run as a
  * managed child process bound to loopback. A state directory holds its config, storage, log and
- * pid file, so that `registry up`, `status` and `down` can be separate invocations.
+ * pid file, so that `registry up`, `status` and `down` can be separate invocations. A second
+ * registry can serve the same storage read-only (a shaped registry link's, started inside a
+ * network namespace through `ip netns exec`): blobs and manifests are files that distribution
+ * reads afresh on every request, so what the first one stores is served by both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
@@ -14,9 +17,18 @@ import { isProcessAlive, requireExecutable } from '../../runner/exec.js';
 export interface LocalRegistryOptions {
   /** State directory: config.yml, data/, registry.log, registry.pid. */
   dir: string;
-  /** 0 picks a free port. */
+  /** 0 picks a free port (in this process's network namespace). */
   port: number;
   host?: string;
+  /** Storage root, when not `dir`/data (another registry's, shared). */
+  storageDir?: string;
+  /** Refuse pushes and deletes, and leave upload purging to the storage's own registry. */
+  readOnly?: boolean;
+  /**
+   * A command the registry is started through, which ends by executing it (for example
+   * `ip netns exec NAME`), so that the spawned pid is the registry's.
+   */
+  spawnPrefix?: readonly string[];
   /** Extra top-level config sections (for example `auth`), merged over the defaults. */
   extraConfig?: Record<string, unknown>;
   /** Leave the registry running after this process exits (the CLI's `up`). */
@@ -31,6 +43,8 @@ export interface LocalRegistry {
   port: number;
   pid: number;
   dir: string;
+  /** Where blobs and manifests are stored. */
+  storageDir: string;
   stop(): Promise<void>;
 }
 
@@ -49,11 +63,14 @@ export function registryBinary(): string {
 }
 
 /** Config of distribution 2.8 as YAML; JSON is valid YAML, so no YAML writer is needed. */
-function registryConfig(opts: { dataDir: string; host: string; port: number; extra?: Record<string, unknown> }): string {
+function registryConfig(opts: { dataDir: string; readOnly: boolean; host: string; port: number; extra?: Record<string, unknown> }): string {
+  const storage = opts.readOnly
+    ? { maintenance: { readonly: { enabled: true }, uploadpurging: { enabled: false } } }
+    : { delete: { enabled: true } };
   const config = {
     version: 0.1,
     log: { level: 'warn', accesslog: { disabled: true }, fields: { service: 'mcpwarm-registry' } },
-    storage: { filesystem: { rootdirectory: opts.dataDir }, delete: { enabled: true }, cache: { blobdescriptor: 'inmemory' } },
+    storage: { filesystem: { rootdirectory: opts.dataDir }, cache: { blobdescriptor: 'inmemory' }, ...storage },
     http: { addr: `${opts.host}:${opts.port}`, headers: { 'X-Content-Type-Options': ['nosniff'] } },
     ...opts.extra,
   };
@@ -124,24 +141,29 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
   const binary = registryBinary();
   const host = options.host ?? '127.0.0.1';
   const dir = options.dir;
-  await mkdir(join(dir, 'data'), { recursive: true });
+  const storageDir = options.storageDir ?? join(dir, 'data');
+  await mkdir(dir, { recursive: true });
+  await mkdir(storageDir, { recursive: true });
   const port = options.port === 0 ? await freePort(host) : options.port;
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, registryConfig({ dataDir: join(dir, 'data'), host, port, extra: options.extraConfig }));
+  await writeFile(configPath, registryConfig({ dataDir: storageDir, readOnly: options.readOnly === true, host, port, extra: options.extraConfig }));
   const logPath = join(dir, 'registry.log');
   const logFd = openSync(logPath, 'w');
+  const [command, ...prefixArgs] = [...(options.spawnPrefix ?? []), binary];
   let child: ChildProcess;
   try {
-    child = spawn(binary, ['serve', configPath], {
+    child = spawn(command!, [...prefixArgs, 'serve', configPath], {
       stdio: ['ignore', logFd, logFd],
       detached: options.detached === true,
     });
   } finally {
     closeSync(logFd);
   }
+  // A prefix command that cannot be spawned is reported below (no pid), not as an uncaught event.
+  child.on('error', () => undefined);
   const pid = child.pid;
   if (pid === undefined) {
-    throw new McpWarmError('LOCAL_REGISTRY_START_FAILED', `could not spawn ${binary}`);
+    throw new McpWarmError('LOCAL_REGISTRY_START_FAILED', `could not spawn ${[command, ...prefixArgs].join(' ')}`);
   }
   if (options.detached) child.unref();
 
@@ -168,6 +190,7 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
     port,
     pid,
     dir,
+    storageDir,
     stop: async () => {
       await terminate(pid, child);
       await rm(join(dir, PID_FILE), { force: true });

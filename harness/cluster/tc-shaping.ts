@@ -1,10 +1,16 @@
 /**
- * Kernel rate shaping of one loopback port with `tc` (needs root and iproute2): an htb class at
- * the link's bandwidth per direction, with u32 filters on the port as source (bytes the service
- * sends) and as destination (bytes it receives). The root htb qdisc on `lo` is shared by every
- * shaped port: unclassified traffic passes it unshaped, it is created by the first port and
- * removed with the last, under a lock directory so concurrent runs do not race on it. (This
- * kernel has no netem, so delay is added by the shaping proxy, not here.)
+ * Kernel rate shaping with `tc` (needs root and iproute2), two ways.
+ *
+ * A device of mcpwarm's own (one end of a link's veth pair) gets a tbf root qdisc, which goes
+ * with the device.
+ *
+ * One loopback port gets an htb class at the link's bandwidth per direction, with u32 filters on
+ * the port as source (bytes the service sends) and as destination (bytes it receives). The root
+ * htb qdisc on `lo` is shared by every shaped port: unclassified traffic passes it unshaped, it is
+ * created by the first port and removed with the last, under a lock directory so concurrent runs
+ * do not race on it.
+ *
+ * This kernel has no netem, so delay is added by the shaping proxy, not here.
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -122,4 +128,24 @@ async function removeClasses(minors: number[]): Promise<void> {
 export async function loopbackShaping(): Promise<{ rootQdisc: boolean; classes: number }> {
   const qdisc = await tc(['qdisc', 'show', 'dev', DEVICE]);
   return { rootQdisc: /qdisc htb 1: root/.test(qdisc), classes: (await usedMinors()).size };
+}
+
+/**
+ * Limits what `device` sends to `bitsPerSecond` with a tbf root qdisc (inside network namespace
+ * `namespace` when given). The device must be mcpwarm's own: the qdisc is removed with it.
+ */
+export async function limitDeviceRate(device: string, bitsPerSecond: number, namespace?: string): Promise<void> {
+  const bytesPerSecond = bitsPerSecond / 8;
+  // A burst of 1 ms at the rate (at least a few full-size packets, which tbf needs to pass one),
+  // and a queue of 100 ms: enough for TCP to keep the link busy, small enough to add little delay.
+  const burst = Math.max(16 * 1024, Math.ceil(bytesPerSecond / 1000));
+  const limit = Math.max(4 * burst, Math.ceil(bytesPerSecond / 10));
+  await tc([...(namespace === undefined ? [] : ['-n', namespace]), 'qdisc', 'add', 'dev', device, 'root', 'tbf', 'rate', `${Math.round(bitsPerSecond)}bit`, 'burst', String(burst), 'limit', String(limit)]);
+}
+
+/** The rate of `device`'s tbf root qdisc in bits per second, or undefined when it has none. */
+export async function deviceRateLimit(device: string, namespace?: string): Promise<number | undefined> {
+  const out = await tc([...(namespace === undefined ? [] : ['-n', namespace]), '-j', 'qdisc', 'show', 'dev', device]);
+  const root = (JSON.parse(out) as Array<{ kind: string; root?: boolean; options?: { rate?: number } }>).find((q) => q.root === true && q.kind === 'tbf');
+  return root?.options?.rate === undefined ? undefined : root.options.rate * 8;
 }

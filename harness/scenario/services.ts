@@ -33,9 +33,9 @@ export async function startSharedServices(options: {
   const registry = await startLocalRegistry({ dir: join(options.workDir, 'registry'), port: 0 });
   teardown.push('registry', () => registry.stop());
   progress(`registry at ${registry.address}`);
-  const [host, port] = [registry.address.split(':')[0]!, registry.port];
+  const upstream = { host: registry.address.split(':')[0]!, port: registry.port, storageDir: registry.storageDir };
   for (const spec of options.links) {
-    const link = await openRegistryLink(spec, { host, port });
+    const link = await openRegistryLink(spec, upstream, join(options.workDir, 'links', spec.name));
     teardown.push(`link ${spec.name}`, () => link.close());
     links.set(spec.name, link);
     if (spec.kind === 'shaped') progress(`link ${spec.name} at ${link.address}: ${spec.bandwidthBitsPerSecond / 1e6} Mbit/s (${link.method}${link.fallbackReason ? `: ${link.fallbackReason}` : ''}), ${spec.rttMs} ms round trip`);

@@ -84,6 +84,7 @@ export interface ActivationBenchResult {
   runs: number;
   servers: ServerResult[];
   idleAgentRssBytes: number;
+  /** The scenario's thresholds judged on the run's figures: none from the run itself, the scenario engine adds them. */
   targets: TargetLine[];
 }
 
@@ -211,12 +212,6 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
         phaseSamples: phases,
       });
     }
-    const targets: TargetLine[] = results.flatMap((r) => [
-      { name: `${r.server}: activation overhead p50, cached (ms)`, expected: '<= 20 ms', measured: r.overhead.p50, met: r.overhead.p50 <= 20 },
-      { name: `${r.server}: activation overhead p99, cached (ms)`, expected: '<= 50 ms', measured: r.overhead.p99, met: r.overhead.p99 <= 50 },
-      { name: `${r.server}: uncached vs seed pipeline (p50 ratio)`, expected: '>= 2x', measured: r.coldSpeedupOverSeed, met: r.coldSpeedupOverSeed >= 2 },
-    ]);
-    targets.push({ name: 'idle agent RSS (MiB)', expected: '<= 80 MiB', measured: idleAgentRssBytes / 2 ** 20, met: idleAgentRssBytes <= 80 * 2 ** 20 });
     return {
       benchmark: 'activation',
       startedAt,
@@ -225,7 +220,7 @@ export async function runActivationBenchmark(options: ActivationBenchOptions): P
       runs: options.runs,
       servers: results,
       idleAgentRssBytes,
-      targets,
+      targets: [],
     };
   } finally {
     await coldAgent.stop();

@@ -1,6 +1,5 @@
-/** The figures of `bench pool` from its raw samples, and its targets: pure, so they are tested apart from the run. */
+/** The figures of `bench pool` from its raw samples: pure, so they are tested apart from the run. */
 import { summarize, type Summary } from '../measure/stats.js';
-import type { TargetLine } from '../report/console.js';
 
 export type Tier = 'hot' | 'warm' | 'cold';
 
@@ -80,31 +79,6 @@ export function openLoopFigures(outcomes: readonly ArrivalOutcome[]): OpenLoopFi
  */
 export function poolClaimMs(activations: ReadonlyArray<{ tier?: Tier; phases?: Record<string, number> }>): Summary {
   return summarize(numbers(activations.filter((a) => a.tier === 'warm' || a.tier === 'cold').map((a) => a.phases?.claimMs ?? Number.NaN)));
-}
-
-export interface TargetInputs {
-  warm: Summary;
-  /** Undefined when the Docker variants were skipped. */
-  dockerColdClean?: Summary;
-  hotSideBySide: Summary;
-  hotOpenLoop?: Summary;
-  claimMs: Summary;
-}
-
-export function poolTargets(inputs: TargetInputs): TargetLine[] {
-  const targets: TargetLine[] = [];
-  // The target is the image absent from the engine: all of it, as on the engine with empty storage.
-  // The machine's engine keeps layers other images use (the runner image's Node runtime), so its
-  // ratio is reported beside the targets, not judged.
-  if (inputs.dockerColdClean) {
-    const ratio = inputs.dockerColdClean.p50 / inputs.warm.p50;
-    targets.push({ name: 'warm (cached) vs Docker cold start on an engine with empty storage (p50 ratio)', expected: '>= 5x', measured: ratio, met: ratio >= 5 });
-  }
-  targets.push({ name: 'hot activation p99, side by side (ms)', expected: '<= 10 ms', measured: inputs.hotSideBySide.p99, met: inputs.hotSideBySide.p99 <= 10 });
-  const hotOpen = inputs.hotOpenLoop?.p99 ?? Number.NaN;
-  targets.push({ name: 'hot activation p99, open loop (ms)', expected: '<= 10 ms', measured: hotOpen, met: hotOpen <= 10 });
-  targets.push({ name: 'find + claim p99, process substrate (ms)', expected: '<= 5 ms', measured: inputs.claimMs.p99, met: inputs.claimMs.p99 <= 5 });
-  return targets;
 }
 
 /** The median of each phase over a variant's activations (phases some activations lack are over those that have them). */

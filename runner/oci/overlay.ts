@@ -1,21 +1,28 @@
 /**
  * overlayfs specifics: whether it can be mounted here, its whiteout form (0/0 character devices
  * and the `trusted.overlay.opaque` xattr; Node has neither mknod nor setxattr, so these run as
- * one batched child process per layer), and mounting/unmounting through mount(8).
+ * one batched child process per layer), and mounting through mount(8).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { McpWarmError } from '../errors.js';
-import { findExecutable, requireExecutable, run } from '../exec.js';
-import { unmount } from '../mounts.js';
+import { findExecutable, isProcessAlive, requireExecutable, run } from '../exec.js';
 
 /** Options longer than a page are cut by the kernel. */
 const MAX_MOUNT_OPTIONS = 4095;
 /** Well under the kernel's per-exec argument limits. */
 const MAX_BATCH_ARGUMENT_BYTES = 96 * 1024;
+/** Probe directories are named `<prefix><pid>-<random>` in the temporary directory. */
+const PROBE_PREFIX = 'mcpwarm-overlay-probe-';
+const PROBE_NAME = new RegExp(`^${PROBE_PREFIX}(\\d+)-`);
+/** The overlay creates its work directory while a removal may be under way: retry then. */
+const REMOVE_OPTIONS = { recursive: true, force: true, maxRetries: 3, retryDelay: 20 } as const;
 
 let availability: Promise<boolean> | undefined;
+/** This process's probe directories not removed yet: process.exit() mid-probe (a signal handler) skips `finally`. */
+const unfinishedProbes = new Set<string>();
+let removeOnExit = false;
 
 /** Root, overlay listed in /proc/filesystems, and a real probe mount succeeds (checked once per process). */
 export function overlayAvailable(): Promise<boolean> {
@@ -23,7 +30,15 @@ export function overlayAvailable(): Promise<boolean> {
   return availability;
 }
 
-async function probeOverlay(): Promise<boolean> {
+/**
+ * Probes now, without the per-process answer of overlayAvailable(). The probe overlay is mounted
+ * in a private mount namespace of its own (unshare(1) running mount(8)): it goes away with that
+ * namespace when mount exits, so nothing stays mounted even when this process is killed
+ * mid-probe. Its directories, in the temporary directory (the filesystem the answer is about),
+ * are removed when the probe ends or the process exits; those of a process killed outright are
+ * removed by the next probe on the machine.
+ */
+export async function probeOverlay(): Promise<boolean> {
   if (process.geteuid?.() !== 0) return false;
   let filesystems: string;
   try {
@@ -31,22 +46,54 @@ async function probeOverlay(): Promise<boolean> {
   } catch {
     return false;
   }
-  if (!/\toverlay$/m.test(filesystems) || findExecutable('mount') === undefined) return false;
-  const probe = mkdtempSync(join(tmpdir(), 'mcpwarm-overlay-probe-'));
+  const unshare = findExecutable('unshare');
+  const mount = findExecutable('mount');
+  if (!/\toverlay$/m.test(filesystems) || unshare === undefined || mount === undefined) return false;
+  removeAbandonedProbes();
+  const probe = mkdtempSync(join(tmpdir(), `${PROBE_PREFIX}${process.pid}-`));
+  unfinishedProbes.add(probe);
+  if (!removeOnExit) {
+    process.once('exit', () => unfinishedProbes.forEach(removeProbe));
+    removeOnExit = true;
+  }
   try {
     for (const name of ['lower', 'upper', 'work', 'merged']) mkdirSync(join(probe, name));
-    await mountOverlay({
+    const { cwd, args } = overlayMountArguments({
       lowerDirs: [join(probe, 'lower')],
       upperDir: join(probe, 'upper'),
       workDir: join(probe, 'work'),
       target: join(probe, 'merged'),
     });
-    await unmount(join(probe, 'merged'));
+    await run(unshare, ['--mount', '--propagation', 'private', mount, ...args], { cwd });
     return true;
   } catch {
     return false;
   } finally {
-    rmSync(probe, { recursive: true, force: true });
+    removeProbe(probe);
+  }
+}
+
+function removeProbe(dir: string): void {
+  unfinishedProbes.delete(dir);
+  try {
+    rmSync(dir, REMOVE_OPTIONS);
+  } catch {
+    // left to the next probe's sweep
+  }
+}
+
+/** Removes the probe directories of processes that died mid-probe (never mounted: see probeOverlay). */
+function removeAbandonedProbes(): void {
+  const dir = tmpdir();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = PROBE_NAME.exec(name)?.[1];
+    if (pid !== undefined && !isProcessAlive(Number(pid))) removeProbe(join(dir, name));
   }
 }
 
@@ -121,11 +168,11 @@ export interface OverlayMount {
 }
 
 /**
- * Mounts an overlay. mount(8) runs in the common parent of all the directories, which are
- * passed relative to it: the option string must fit in a page, and digest-named snapshot
- * paths are long. Throws ROOTFS_COMPOSE_FAILED with mount's output.
+ * mount(8)'s arguments for an overlay, run in the common parent of all the directories, which are
+ * passed relative to it: the option string must fit in a page, and digest-named snapshot paths
+ * are long. Throws ROOTFS_COMPOSE_FAILED when they cannot be expressed.
  */
-export async function mountOverlay(request: OverlayMount): Promise<void> {
+function overlayMountArguments(request: OverlayMount): { cwd: string; args: string[] } {
   const dirs = [...request.lowerDirs, request.upperDir, request.workDir].map((dir) => resolve(dir));
   const cwd = commonParent(dirs);
   const relativeDirs = dirs.map((dir) => relative(cwd, dir));
@@ -142,9 +189,15 @@ export async function mountOverlay(request: OverlayMount): Promise<void> {
       `too many layers for one overlay mount: the options take ${options.length} bytes, the limit is ${MAX_MOUNT_OPTIONS}`,
     );
   }
+  return { cwd, args: ['-t', 'overlay', 'overlay', '-o', options, resolve(request.target)] };
+}
+
+/** Mounts an overlay. Throws ROOTFS_COMPOSE_FAILED with mount's output. */
+export async function mountOverlay(request: OverlayMount): Promise<void> {
+  const { cwd, args } = overlayMountArguments(request);
   const mount = requireExecutable('mount', 'mount');
   try {
-    await run(mount, ['-t', 'overlay', 'overlay', '-o', options, resolve(request.target)], { cwd });
+    await run(mount, args, { cwd });
   } catch (error) {
     throw new McpWarmError('ROOTFS_COMPOSE_FAILED', `overlay mount failed: ${(error as Error).message}`, { cause: error });
   }

@@ -169,7 +169,8 @@ describe('s-rard', () => {
     const fixture = await proxyFor('s-rard', { maxQueue: 1 });
     const session = await rawSession(fixture.url);
     const headers = { 'mcp-session-id': session, accept: 'application/json' };
-    const attached = post(fixture.url, callTool(1, 'work', { latencyMs: 400 }), headers);
+    // Long enough that the next request still finds it attached on a loaded machine.
+    const attached = post(fixture.url, callTool(1, 'work', { latencyMs: 3000 }), headers);
     await fixture.waitForRecorded((entry) => methodOf(entry) === 'tools/call');
     const queued = post(fixture.url, callTool(2, 'echo', { text: 'queued' }), headers);
     await until(() => fixture.proxy.stats().queueDepth === 1, 'the second request to queue');

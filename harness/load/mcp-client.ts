@@ -4,6 +4,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 
 export interface McpSessionClient {
   client: Client;
+  /** The session the server gave (Mcp-Session-Id), and the revision agreed at initialize: what a raw HTTP client sends on it. */
+  sessionId: string | undefined;
+  protocolVersion: string | undefined;
   /** Ends the session (DELETE) and closes the client. */
   close(): Promise<void>;
 }
@@ -16,6 +19,8 @@ export async function connectMcp(endpoint: string, token?: string): Promise<McpS
   await client.connect(transport);
   return {
     client,
+    sessionId: transport.sessionId,
+    protocolVersion: transport.protocolVersion,
     close: async () => {
       await transport.terminateSession().catch(() => undefined);
       await client.close();

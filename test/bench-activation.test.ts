@@ -15,6 +15,7 @@ import type { ActivationBenchResult } from '../harness/benchmarks/activation.js'
 import { validateResults } from '../harness/results/build.js';
 import { findExecutable } from '../runner/exec.js';
 import { runCli } from './support/cli.js';
+import { processesMentioning } from './support/processes.js';
 
 const missing = ['docker-registry', 'skopeo'].filter((tool) => findExecutable(tool) === undefined);
 if (missing.length > 0 && process.env.CI === 'true') throw new Error(`CI=true and ${missing.join(', ')} not installed`);
@@ -28,17 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
-
-/** Processes whose command line mentions `path` (agents, the registry, servers of a run). */
-async function processesUnder(path: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(path)) found.push(`${entry}: ${cmdline.replace(/\0/g, ' ')}`);
-  }
-  return found;
-}
 
 describe.skipIf(missing.length > 0)('bench activation through the scenario engine', () => {
   it('measures the fixture server with the flags as options, under the variant names the gate compares', async () => {
@@ -71,7 +61,7 @@ describe.skipIf(missing.length > 0)('bench activation through the scenario engin
     expect([0, 1], gate.stderr).toContain(gate.code);
     expect(gate.stderr).toContain('fixture: agent, image cached p50');
 
-    expect(await processesUnder(dir)).toEqual([]);
+    expect(await processesMentioning(dir)).toEqual([]);
     expect(await readdir(join(dir, 'work'))).toEqual([]);
   }, 300_000);
 
@@ -93,12 +83,12 @@ describe.skipIf(missing.length > 0)('bench activation through the scenario engin
       });
       void exited.then(() => started());
     });
-    expect((await processesUnder(join(dir, 'work'))).filter((p) => p.includes(' agent '))).toHaveLength(2);
+    expect((await processesMentioning(join(dir, 'work'))).filter((p) => p.cmdline.includes(' agent '))).toHaveLength(2);
     child.kill('SIGINT');
     const [code] = await exited;
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT: stopping the run');
-    expect(await processesUnder(dir)).toEqual([]);
+    expect(await processesMentioning(dir)).toEqual([]);
     expect(await readdir(join(dir, 'work'))).toEqual([]);
     await expect(readdir(join(dir, 'runs'))).rejects.toMatchObject({ code: 'ENOENT' });
   }, 300_000);

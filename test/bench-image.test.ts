@@ -17,6 +17,7 @@ import { validateResults } from '../harness/results/build.js';
 import type { ResultsDocument } from '../harness/results/schema.js';
 import { findExecutable } from '../runner/exec.js';
 import { runCli } from './support/cli.js';
+import { processesMentioning } from './support/processes.js';
 
 const missing = ['docker-registry', 'skopeo'].filter((tool) => findExecutable(tool) === undefined);
 if (missing.length > 0 && process.env.CI === 'true') throw new Error(`CI=true and ${missing.join(', ')} not installed`);
@@ -30,17 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
-
-/** Processes whose command line mentions `path` (the registry, skopeo, tar of a run). */
-async function processesUnder(path: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(path)) found.push(`${entry}: ${cmdline.replace(/\0/g, ' ')}`);
-  }
-  return found;
-}
 
 /** The run directory `latest` beside `runs` points at, its files and its results document. */
 async function writtenRun(runs: string): Promise<{ files: string[]; document: ResultsDocument }> {
@@ -109,7 +99,7 @@ describe.skipIf(missing.length > 0)('bench image through the scenario engine', (
     }
 
     // Nothing left: no registry, an empty scratch.
-    expect(await processesUnder(base)).toEqual([]);
+    expect(await processesMentioning(base)).toEqual([]);
     for (const dir of Object.values(dirs)) expect(await readdir(join(dir, 'work'))).toEqual([]);
   }, 300_000);
 
@@ -130,13 +120,13 @@ describe.skipIf(missing.length > 0)('bench image through the scenario engine', (
       });
       void exited.then(() => started());
     });
-    expect(await processesUnder(join(dir, 'work'))).not.toEqual([]);
+    expect(await processesMentioning(join(dir, 'work'))).not.toEqual([]);
     child.kill('SIGINT');
     const [code] = await exited;
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT: stopping the run');
     expect(stderr).toContain('interrupted: everything the run started was stopped');
-    expect(await processesUnder(dir)).toEqual([]);
+    expect(await processesMentioning(dir)).toEqual([]);
     expect(await readdir(join(dir, 'work'))).toEqual([]);
     await expect(readdir(join(dir, 'runs'))).rejects.toMatchObject({ code: 'ENOENT' });
   }, 300_000);

@@ -11,21 +11,11 @@ import { dockerSocketPath } from '../harness/cluster/dockerd.js';
 import type { PoolBenchResult } from '../harness/benchmarks/pool.js';
 import { poissonArrivals } from '../harness/measure/arrivals.js';
 import { runCli } from './support/cli.js';
+import { processesMentioning } from './support/processes.js';
 
 const CI = process.env.CI === 'true';
 const MIB = 2 ** 20;
 let base: string;
-
-/** Processes whose command line (arguments joined with spaces) mentions `needle`. */
-async function processesMentioning(needle: string): Promise<Array<{ pid: number; cmdline: string }>> {
-  const found: Array<{ pid: number; cmdline: string }> = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
-    if (cmdline.includes(needle)) found.push({ pid: Number(entry), cmdline });
-  }
-  return found;
-}
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'mcpwarm-bench-pool-test-'));

@@ -25,13 +25,13 @@ import {
   expectRunnerGone,
   metricValue,
   poolSettled,
-  processesMentioning,
   processRuns,
   startInProcessController,
   until,
   type InProcessController,
 } from './support/controller-harness.js';
 import { startControllerProcess, type ControllerProcess } from './support/controller-process.js';
+import { processesMentioning } from './support/processes.js';
 
 let images: ImageFixture;
 

@@ -17,12 +17,12 @@ import {
   expectRunnerGone,
   metricValue,
   poolSettled,
-  processesMentioning,
   startInProcessController,
   until,
   type InProcessController,
   type InProcessControllerOptions,
 } from './support/controller-harness.js';
+import { processesMentioning } from './support/processes.js';
 
 const HANGING_AGENT = fileURLToPath(new URL('./support/hanging-agent.ts', import.meta.url));
 /** With the requests' readiness timeout of 3 s: an agent silent for 6 s is lost. */

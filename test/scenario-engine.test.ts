@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findExecutable, run } from '../runner/exec.js';
 import { validateResults } from '../harness/results/build.js';
 import { runCli } from './support/cli.js';
+import { processesMentioning } from './support/processes.js';
 
 const missing = findExecutable('docker-registry') === undefined;
 if (missing && process.env.CI === 'true') throw new Error('CI=true and docker-registry is not installed');
@@ -46,17 +47,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Processes whose command line mentions the test's directory (agents, registries, servers of the run). */
-async function processesUnder(path: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(path)) found.push(`${entry}: ${cmdline.replace(/\0/g, ' ')}`);
-  }
-  return found;
-}
 
 function refused(address: string): Promise<boolean> {
   const [host, port] = address.split(':');
@@ -95,7 +85,7 @@ describe.skipIf(missing)('bench run', () => {
     expect(validateResults(JSON.parse(await readFile(join(runDir, 'results.json'), 'utf8')), 'results.json').runId).toBe(document.runId);
 
     // Torn down: no process of the run, an empty scratch, the shaped link closed with its tc classes.
-    expect(await processesUnder(dir)).toEqual([]);
+    expect(await processesMentioning(dir)).toEqual([]);
     expect(await readdir(join(dir, 'work'))).toEqual([]);
     const link = (document.facts!.links as Array<{ name: string; method: string; address?: string }>).find((l) => l.name === 'fast')!;
     expect(['netns-veth-tbf+proxy', 'tc-htb+proxy', 'proxy']).toContain(link.method);
@@ -126,7 +116,7 @@ describe.skipIf(missing)('bench run', () => {
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT: stopping the run');
     expect(stderr).toContain('tearing down');
-    expect(await processesUnder(dir)).toEqual([]);
+    expect(await processesMentioning(dir)).toEqual([]);
     expect(await readdir(join(dir, 'work'))).toEqual([]);
     await expect(readdir(join(dir, 'interrupted', 'runs'))).rejects.toMatchObject({ code: 'ENOENT' });
   });

@@ -2,25 +2,15 @@
  * The process substrate with real runner agents as local processes: the shared conformance suite
  * (test/support/substrate-conformance.ts), and, checked in /proc, no agent outlives the file.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { ProcessSubstrate } from '../runner/substrates/process/index.js';
 import { describeSubstrateConformance } from './support/substrate-conformance.js';
+import { processesMentioning } from './support/processes.js';
 
 let work: string;
-
-/** Processes whose command line names a path under `dir` (every agent names its token file). */
-async function processesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(`${dir}/`)) found.push(`${entry}: ${cmdline.replace(/\0/g, ' ')}`);
-  }
-  return found;
-}
 
 async function processExists(pid: number): Promise<boolean> {
   const state = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
@@ -32,7 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  expect(await processesUnder(work)).toEqual([]);
+  expect(await processesMentioning(`${work}/`)).toEqual([]);
   await rm(work, { recursive: true, force: true });
 });
 
@@ -47,5 +37,5 @@ describeSubstrateConformance({
   killAgent: async (agent) => {
     process.kill((agent as { pid: number }).pid, 'SIGKILL');
   },
-  agentsOf: (stateDir) => processesUnder(stateDir),
+  agentsOf: async (stateDir) => (await processesMentioning(`${stateDir}/`)).map((p) => `${p.pid}: ${p.cmdline}`),
 });

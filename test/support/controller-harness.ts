@@ -3,7 +3,7 @@
  * helpers to call its API, wait for its state, and find the processes a runner left.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { mountsUnder } from '../../runner/mounts.js';
@@ -12,6 +12,7 @@ import { Pool, type PoolOptions } from '../../runner/controller/pool.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { ProcessSubstrate, type ProcessSubstrateOptions } from '../../runner/substrates/process/index.js';
 import type { ImageFixture } from './agent-fixture.js';
+import { processesMentioning } from './processes.js';
 
 export const CONTROLLER_TOKEN = 'controller-test-token';
 
@@ -135,17 +136,6 @@ export async function agentPid(stateDir: string, runnerId: string): Promise<numb
 export async function processRuns(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-}
-
-/** Live processes whose command line contains `needle` (a runner's directory names its agent and its runc containers). */
-export async function processesMentioning(needle: string): Promise<Array<{ pid: number; cmdline: string }>> {
-  const found: Array<{ pid: number; cmdline: string }> = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ').trim();
-    if (cmdline.includes(needle) && Number(entry) !== process.pid) found.push({ pid: Number(entry), cmdline });
-  }
-  return found;
 }
 
 /** Runner agents (not the servers they run) started on a state directory. */

@@ -184,28 +184,21 @@ export class BackendPool implements McpUpstream {
 
   submit(call: ClientCall): void {
     this.calls.add(call);
+    const preparing = this.strategy.prepare(this, call);
+    if (!preparing) this.enqueue(call);
+    else {
+      preparing.then(
+        () => this.enqueue(call),
+        (error: unknown) => call.end(isMcpWarmError(error) ? `${error.code}: ${error.message}` : String(error), true, JSONRPC_ERROR.server),
+      );
+    }
+    // Set once the request is on its way: the timeout's bookkeeping does not delay it. A call answered at once settles here.
     const timeoutMs = this.options.requestTimeoutMs;
     const timer = setTimeout(() => call.abandon(`no answer within ${timeoutMs} ms`, true), timeoutMs);
     call.onSettled(() => {
       clearTimeout(timer);
-      this.calls.delete(call);
-      if (call.attachedAt !== undefined) {
-        const serviceMs = performance.now() - call.attachedAt;
-        this.meanServiceMs = this.meanServiceMs === 0 ? serviceMs : this.meanServiceMs + SERVICE_TIME_WEIGHT * (serviceMs - this.meanServiceMs);
-      }
-      this.strategy.settled(this, call);
-      this.options.observer.settled(call);
-      this.pump();
+      this.settled(call);
     });
-    const preparing = this.strategy.prepare(this, call);
-    if (!preparing) {
-      this.enqueue(call);
-      return;
-    }
-    preparing.then(
-      () => this.enqueue(call),
-      (error: unknown) => call.end(isMcpWarmError(error) ? `${error.code}: ${error.message}` : String(error), true, JSONRPC_ERROR.server),
-    );
   }
 
   notify(session: McpSession, notification: JsonRpcNotification): void {
@@ -250,6 +243,17 @@ export class BackendPool implements McpUpstream {
     for (const call of [...this.calls]) call.abandon('the proxy is stopping', true);
     this.strategy.close();
     await Promise.all([...this.slotList].map((slot) => this.stopSlot(slot)));
+  }
+
+  private settled(call: ClientCall): void {
+    this.calls.delete(call);
+    if (call.attachedAt !== undefined) {
+      const serviceMs = performance.now() - call.attachedAt;
+      this.meanServiceMs = this.meanServiceMs === 0 ? serviceMs : this.meanServiceMs + SERVICE_TIME_WEIGHT * (serviceMs - this.meanServiceMs);
+    }
+    this.strategy.settled(this, call);
+    this.options.observer.settled(call);
+    this.pump();
   }
 
   /** Who hears a backend's messages that answer no request (see BackendRouter). */
@@ -318,19 +322,22 @@ export class BackendPool implements McpUpstream {
       this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((call) => !orphans.includes(call)));
       for (const call of orphans) call.end('the backend of this session is gone', true);
     }
-    const index = new Map(this.slotList.map((slot, at) => [slot, at]));
     const capacity = this.strategy.backendCapacity;
     const plan = planDispatch(
       this.waiting.map((call): WaitingRequest => {
         const pinned = this.pins.get(call.session);
-        return { pin: pinned === undefined ? undefined : index.get(pinned), group: call.session, pinsGroup: this.strategy.pinsSession(call) };
+        const at = pinned === undefined ? -1 : this.slotList.indexOf(pinned);
+        return { pin: at < 0 ? undefined : at, group: call.session, pinsGroup: this.strategy.pinsSession(call) };
       }),
       this.slotList.map((slot) => ({ ready: slot.status === 'ready', load: slot.load, capacity, served: slot.served })),
     );
     if (plan.length === 0) return;
-    const taken = new Set(plan.map((assignment) => assignment.waiting));
     const assigned = plan.map((assignment) => ({ call: this.waiting[assignment.waiting]!, slot: this.slotList[assignment.backend]! }));
-    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((_call, at) => !taken.has(at)));
+    if (assigned.length === this.waiting.length) this.waiting.length = 0;
+    else {
+      const taken = new Set(plan.map((assignment) => assignment.waiting));
+      this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((_call, at) => !taken.has(at)));
+    }
     for (const { call, slot } of assigned) this.attach(call, slot);
   }
 
@@ -338,7 +345,7 @@ export class BackendPool implements McpUpstream {
     if (call.settled) return;
     slot.served += 1;
     if (this.strategy.pinsSession(call) && !this.pins.has(call.session)) this.pin(call.session, slot);
-    this.options.observer.attached(call);
     slot.router!.attach(call);
+    this.options.observer.attached(call);
   }
 }

@@ -40,7 +40,7 @@ const HEALTHY_RUN_MS = 10_000;
 
 export class BackendSlot {
   readonly state = new BackendState();
-  /** Requests it has taken (the tie-break of the least-loaded choice). */
+  /** Requests it has taken: how sessions that pin themselves, and listen streams, spread over the pool. */
   served = 0;
   restarts = 0;
   private currentStatus: SlotStatus = 'starting';

@@ -22,6 +22,12 @@ describe('planDispatch', () => {
     ]);
   });
 
+  it('sends a request to the first of equally loaded backends, and one that pins its session to the least served', () => {
+    const pool = [backend(1), backend(0, { served: 9 }), backend(0, { served: 2 })];
+    expect(planDispatch([free()], pool)).toEqual([{ waiting: 0, backend: 1 }]);
+    expect(planDispatch([free({}, true)], pool)).toEqual([{ waiting: 0, backend: 2 }]);
+  });
+
   it('keeps a pinned request waiting for its backend without holding up the others', () => {
     expect(planDispatch([pinned(0), free(), pinned(1)], [backend(1), backend(0)])).toEqual([{ waiting: 1, backend: 1 }]);
     expect(planDispatch([pinned(0), free()], [backend(0), backend(1)])).toEqual([{ waiting: 0, backend: 0 }]);

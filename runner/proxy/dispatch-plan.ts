@@ -2,9 +2,11 @@
  * Which waiting request goes to which backend, as a pure function of the queue and the
  * backends' loads. Requests are considered oldest first. A request pinned to a backend (its
  * session's affinity, or a backend of its own) waits for that one; any other goes to the ready
- * backend with room that has the fewest requests at it now, ties broken by the fewest served so
- * far (so a pool's members take turns), then by position. A request that must wait never holds
- * up later ones that can go elsewhere.
+ * backend with room that has the fewest requests at it now. Ties go to the first in the pool's
+ * order, so light traffic keeps to the same processes, whose code stays compiled and cached
+ * (a backend that serves every other call answers slower than one kept busy); a request that
+ * pins its session breaks ties by the fewest served so far instead, so that pinned sessions
+ * spread over the pool. A request that must wait never holds up later ones that can go elsewhere.
  */
 
 export interface BackendLoad {
@@ -36,20 +38,25 @@ function hasRoom(backend: BackendLoad, load: number): boolean {
   return backend.ready && load < backend.capacity;
 }
 
-/** The backend an unpinned request goes to now, or undefined when none has room. */
+/**
+ * The least-loaded backend with room for something that holds state there (a listen stream's
+ * subscriptions), ties broken by the fewest served; undefined when none has room.
+ */
 export function leastLoaded(backends: readonly BackendLoad[]): number | undefined {
   return pick(
     backends,
     backends.map((backend) => backend.load),
     backends.map((backend) => backend.served),
+    true,
   );
 }
 
-function pick(backends: readonly BackendLoad[], loads: readonly number[], served: readonly number[]): number | undefined {
+/** `spread`: ties go to the fewest served, else to the first. */
+function pick(backends: readonly BackendLoad[], loads: readonly number[], served: readonly number[], spread: boolean): number | undefined {
   let best: number | undefined;
   for (let index = 0; index < backends.length; index += 1) {
     if (!hasRoom(backends[index]!, loads[index]!)) continue;
-    if (best === undefined || loads[index]! < loads[best]! || (loads[index] === loads[best] && served[index]! < served[best]!)) best = index;
+    if (best === undefined || loads[index]! < loads[best]! || (spread && loads[index] === loads[best] && served[index]! < served[best]!)) best = index;
   }
   return best;
 }
@@ -63,7 +70,7 @@ export function planDispatch(waiting: readonly WaitingRequest[], backends: reado
   for (let index = 0; index < waiting.length && room; index += 1) {
     const request = waiting[index]!;
     const pin = request.pin ?? groupPins.get(request.group);
-    const backend = pin === undefined ? pick(backends, loads, served) : hasRoom(backends[pin]!, loads[pin]!) ? pin : undefined;
+    const backend = pin === undefined ? pick(backends, loads, served, request.pinsGroup) : hasRoom(backends[pin]!, loads[pin]!) ? pin : undefined;
     if (backend === undefined) continue;
     assignments.push({ waiting: index, backend });
     loads[backend] += 1;

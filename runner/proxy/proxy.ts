@@ -31,6 +31,11 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/** The path of a request target; the MCP endpoint's, the one every call goes to, without parsing a URL. */
+function pathOf(target: string | undefined): string {
+  return target === MCP_PATH ? MCP_PATH : new URL(target ?? '/', 'http://proxy').pathname;
+}
+
 /** Logs backend trouble besides counting it. */
 function loggingObserver(metrics: ProxyMetrics, log: (line: string) => void): PoolObserver {
   return {
@@ -84,7 +89,7 @@ export async function startProxy(input: ProxyOptions): Promise<RunningProxy> {
   });
 
   const routes = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://proxy').pathname;
+    const path = pathOf(req.url);
     if (path === MCP_PATH) return front.handle(req, res);
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { status: 'ok', strategy: strategy.name, backend: source.description, ...pool!.stats() });
     if (req.method === 'GET' && path === '/metrics') {

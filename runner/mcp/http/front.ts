@@ -6,8 +6,9 @@
  * POST  initialize (no Mcp-Session-Id): opens a session if the admission policy lets it, answered
  *       with the upstream's initialize result and the Mcp-Session-Id header.
  * POST  anything else needs Mcp-Session-Id (missing: 400; unknown or ended: 404). A notification
- *       or a response: 202, no body. A request: answered as one SSE stream (its progress, then its
- *       answer) when Accept names text/event-stream, else as application/json.
+ *       or a response: 202, no body. A request: answered as application/json, or, when Accept
+ *       names text/event-stream and there is something to stream (progress before the answer, or
+ *       no answer yet after a moment), as one SSE stream (see reply.ts).
  * GET   (Accept: text/event-stream): the session's standalone stream for server notifications and
  *       server -> client requests; one at a time (409 for another). It never carries answers.
  * DELETE ends the session (204): its requests are cancelled on the servers.

@@ -47,9 +47,13 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** text/event-stream as one media range of an Accept header, parameters allowed. */
+const EVENT_STREAM_RANGE = /(?:^|,)[ \t]*text\/event-stream[ \t]*(?:;|,|$)/i;
+
 /** Whether the Accept header names text/event-stream itself (a wildcard alone gets plain JSON). */
 export function acceptsEventStream(req: IncomingMessage): boolean {
-  return (header(req, 'accept') ?? '').split(',').some((item) => item.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
+  const accept = header(req, 'accept');
+  return accept !== undefined && EVENT_STREAM_RANGE.test(accept);
 }
 
 function tooLarge(maxBytes: number): McpHttpError {
@@ -70,6 +74,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    let ended = false;
     req.on('data', (chunk: Buffer) => {
       if (refused) return;
       size += chunk.length;
@@ -81,10 +86,15 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       chunks.length = 0;
       reject(tooLarge(maxBytes));
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    });
     req.on('error', reject);
     // A client that goes away mid-body may end the request with neither 'end' nor 'error'.
-    req.on('close', () => reject(new Error('the client closed the connection before the body was complete')));
+    req.on('close', () => {
+      if (!ended) reject(new Error('the client closed the connection before the body was complete'));
+    });
   });
 }
 

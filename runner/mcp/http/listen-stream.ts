@@ -57,7 +57,6 @@ export class ListenStream implements MessageSink {
   /** Ends the subscription from the server's side: the listen request gets its (empty) result. */
   end(): void {
     if (!this.stream?.open) return;
-    this.stream.send({ jsonrpc: '2.0', id: this.subscriptionId, result: { resultType: 'complete', _meta: { [META_KEYS.subscriptionId]: this.subscriptionId } } });
-    this.stream.end();
+    this.stream.end({ jsonrpc: '2.0', id: this.subscriptionId, result: { resultType: 'complete', _meta: { [META_KEYS.subscriptionId]: this.subscriptionId } } });
   }
 }

@@ -5,6 +5,11 @@
 import type { ServerResponse } from 'node:http';
 import type { JsonRpcMessage } from '../jsonrpc.js';
 
+function eventOf(message: JsonRpcMessage): string {
+  // JSON.stringify escapes newlines, so the message fits on one data line.
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
 export class SseStream {
   private ended = false;
 
@@ -27,21 +32,15 @@ export class SseStream {
     return !this.ended;
   }
 
-  /** Calls `listener` when the client goes away before the stream was ended here. */
-  onClientGone(listener: () => void): void {
-    this.res.on('close', () => {
-      if (!this.res.writableFinished) listener();
-    });
-  }
-
   send(message: JsonRpcMessage): void {
-    // JSON.stringify escapes newlines, so the message fits on one data line.
-    if (!this.ended) this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    if (!this.ended) this.res.write(eventOf(message));
   }
 
-  end(): void {
+  /** Ends the stream, after `last` when given (in the same write). */
+  end(last?: JsonRpcMessage): void {
     if (this.ended) return;
     this.ended = true;
-    this.res.end();
+    if (last === undefined) this.res.end();
+    else this.res.end(eventOf(last));
   }
 }

@@ -4,17 +4,14 @@
  * the variant names the gate and reports/baseline.json use, judges the scenario's thresholds as
  * its targets, and stops its agents and registry on Ctrl-C.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActivationBenchResult } from '../harness/benchmarks/activation.js';
 import { validateResults } from '../harness/results/build.js';
 import { findExecutable } from '../runner/exec.js';
-import { runCli } from './support/cli.js';
+import { interruptCli, runCli } from './support/cli.js';
 import { processesMentioning } from './support/processes.js';
 
 const missing = ['docker-registry', 'skopeo'].filter((tool) => findExecutable(tool) === undefined);
@@ -68,24 +65,10 @@ describe.skipIf(missing.length > 0)('bench activation through the scenario engin
   it('stops its agents and registry on Ctrl-C, writes nothing and exits 130', async () => {
     const dir = join(base, 'interrupted');
     await mkdir(join(dir, 'work'), { recursive: true });
-    const entry = fileURLToPath(new URL('../harness/cli/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'bench', 'activation', '--quick', '--out-dir', join(dir, 'runs'), '--work-dir', join(dir, 'work')], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const { code, stderr } = await interruptCli(['bench', 'activation', '--quick', '--out-dir', join(dir, 'runs'), '--work-dir', join(dir, 'work')], /fixture: building/, async () => {
+      // The registry and both agents run: the benchmark is building the image.
+      expect((await processesMentioning(join(dir, 'work'))).filter((p) => p.cmdline.includes(' agent '))).toHaveLength(2);
     });
-    let stderr = '';
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    await new Promise<void>((started) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        // The registry and both agents run: the benchmark is building the image.
-        if (/fixture: building/.test(stderr)) started();
-      });
-      void exited.then(() => started());
-    });
-    expect((await processesMentioning(join(dir, 'work'))).filter((p) => p.cmdline.includes(' agent '))).toHaveLength(2);
-    child.kill('SIGINT');
-    const [code] = await exited;
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT: stopping the run');
     expect(await processesMentioning(dir)).toEqual([]);

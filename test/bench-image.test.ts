@@ -5,18 +5,15 @@
  * the benchmark's result with the scenario's thresholds as its targets, and Ctrl-C stops a run,
  * removes what it started and writes nothing.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageBenchResult } from '../harness/benchmarks/image-pipeline.js';
 import { validateResults } from '../harness/results/build.js';
 import type { ResultsDocument } from '../harness/results/schema.js';
 import { findExecutable } from '../runner/exec.js';
-import { runCli } from './support/cli.js';
+import { interruptCli, runCli } from './support/cli.js';
 import { processesMentioning } from './support/processes.js';
 
 const missing = ['docker-registry', 'skopeo'].filter((tool) => findExecutable(tool) === undefined);
@@ -106,23 +103,9 @@ describe.skipIf(missing.length > 0)('bench image through the scenario engine', (
   it('stops on Ctrl-C during the rounds: the registry stopped, the scratch removed, no run written, exit 130', async () => {
     const dir = join(base, 'interrupted');
     await mkdir(join(dir, 'work'), { recursive: true });
-    const entry = fileURLToPath(new URL('../harness/cli/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'bench', 'image', '--quick', '--out-dir', join(dir, 'runs'), '--work-dir', join(dir, 'work')], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      stdio: ['ignore', 'ignore', 'pipe'],
+    const { code, stderr } = await interruptCli(['bench', 'image', '--quick', '--out-dir', join(dir, 'runs'), '--work-dir', join(dir, 'work')], /round 1\/2/, async () => {
+      expect(await processesMentioning(join(dir, 'work'))).not.toEqual([]);
     });
-    let stderr = '';
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    await new Promise<void>((started) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (/round 1\/2/.test(stderr)) started();
-      });
-      void exited.then(() => started());
-    });
-    expect(await processesMentioning(join(dir, 'work'))).not.toEqual([]);
-    child.kill('SIGINT');
-    const [code] = await exited;
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT: stopping the run');
     expect(stderr).toContain('interrupted: everything the run started was stopped');

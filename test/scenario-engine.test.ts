@@ -4,17 +4,14 @@
  * (results.json valid, reports, charts, `latest`), a missed threshold giving exit 1, and nothing
  * left running afterwards; and Ctrl-C while a run stands up stopping everything it started.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findExecutable, run } from '../runner/exec.js';
 import { validateResults } from '../harness/results/build.js';
-import { runCli } from './support/cli.js';
+import { interruptCli, runCli } from './support/cli.js';
 import { processesMentioning } from './support/processes.js';
 
 const missing = findExecutable('docker-registry') === undefined;
@@ -96,23 +93,8 @@ describe.skipIf(missing)('bench run', () => {
   });
 
   it('stops everything on Ctrl-C while the run stands up and exits 130', async () => {
-    const entry = fileURLToPath(new URL('../harness/cli/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'bench', 'run', scenario, '--quick', '--out', join(dir, 'interrupted', 'runs'), '--work-dir', join(dir, 'work')], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    await new Promise<void>((started) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        // Interrupted while it stands up: the registry, the shaped link and an agent run, the second agent is starting.
-        if (/agent-cached at /.test(stderr)) started();
-      });
-      void exited.then(() => started());
-    });
-    child.kill('SIGINT');
-    const [code] = await exited;
+    // Interrupted while it stands up: the registry, the shaped link and an agent run, the second agent is starting.
+    const { code, stderr } = await interruptCli(['bench', 'run', scenario, '--quick', '--out', join(dir, 'interrupted', 'runs'), '--work-dir', join(dir, 'work')], /agent-cached at /);
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('SIGINT: stopping the run');
     expect(stderr).toContain('tearing down');

@@ -36,3 +36,27 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     });
   });
 }
+
+/**
+ * Runs the CLI until its stderr matches `ready` (or it exits first), then runs `whileRunning` and
+ * presses Ctrl-C (SIGINT); resolves once it has exited.
+ */
+export async function interruptCli(args: string[], ready: RegExp, whileRunning: () => Promise<void> = async () => undefined): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((started) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (ready.test(stderr)) started();
+    });
+    void exited.then(() => started());
+  });
+  try {
+    await whileRunning();
+  } finally {
+    child.kill('SIGINT');
+  }
+  const code = await exited;
+  return { code, stderr };
+}

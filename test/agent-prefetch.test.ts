@@ -18,6 +18,7 @@ import { parseReference } from '../runner/oci/reference.js';
 import { RegistryClient } from '../runner/oci/registry-client.js';
 import { descendantProcesses, imageFixture, type ImageFixture } from './support/agent-fixture.js';
 import { startFaultInjectingProxy, type FaultInjectingProxy } from './support/fault-injecting-proxy.js';
+import { callApi, type Answer } from './support/http-api.js';
 import { file, layeredTestImage } from './support/layered-image.js';
 import { pushTestImage } from './support/test-images.js';
 
@@ -30,14 +31,8 @@ let auditLog: string;
 let slowLink: ShapingProxy;
 let counting: FaultInjectingProxy;
 
-async function call(method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; json: any; text: string }> {
-  const response = await fetch(new URL(path, agent.url), {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, json: JSON.parse(text), text };
+function call(method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Answer> {
+  return callApi(agent.url, token, method, path, body);
 }
 
 async function prefetch(image: string): Promise<PrefetchAnswer> {

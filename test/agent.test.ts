@@ -15,6 +15,7 @@ import type { InstanceInfo } from '../runner/agent/instance.js';
 import { mountsUnder } from '../runner/mounts.js';
 import { descendantProcesses, imageFixture, type ImageFixture } from './support/agent-fixture.js';
 import { runCli } from './support/cli.js';
+import { callApi, type Answer } from './support/http-api.js';
 
 const TOKEN = 'test-token-0123456789';
 let images: ImageFixture;
@@ -22,20 +23,8 @@ let agent: RunningAgent;
 let cacheDir: string;
 let auditLog: string;
 
-async function call(method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; json: any; text: string }> {
-  const response = await fetch(new URL(path, agent.url), {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
+function call(method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Answer> {
+  return callApi(agent.url, token, method, path, body);
 }
 
 async function activateFixture(extra: Record<string, unknown> = {}): Promise<InstanceInfo> {

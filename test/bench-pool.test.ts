@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerSocketPath } from '../harness/cluster/dockerd.js';
+import { dockerSocketPath } from '../runner/substrates/docker/engine.js';
 import type { PoolBenchResult } from '../harness/benchmarks/pool.js';
 import { poissonArrivals } from '../harness/measure/arrivals.js';
 import { runCli } from './support/cli.js';

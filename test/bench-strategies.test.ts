@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { processesWith } from './support/proxy-cli.js';
+import { processesMentioning } from './support/processes.js';
 
 const GATEWAYS = ['s-rard', 'p-rard', 'per-session', 'supergateway-stateful', 'supergateway-stateless'];
 
@@ -101,6 +101,6 @@ describe('mcpwarm bench strategies --quick', () => {
 
     // This checkout's gateways and servers only: another checkout may be benchmarking meanwhile.
     const repo = fileURLToPath(new URL('..', import.meta.url));
-    expect((await processesWith('--bench-strategies-')).filter((p) => p.cmdline.includes(repo))).toEqual([]);
+    expect((await processesMentioning('--bench-strategies-')).filter((p) => p.cmdline.includes(repo))).toEqual([]);
   }, 300_000);
 });

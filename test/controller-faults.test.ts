@@ -26,8 +26,10 @@ import {
   metricValue,
   poolSettled,
   processRuns,
+  closeExpectingNoRunnerProcesses,
   startInProcessController,
   until,
+  untilPool,
   type InProcessController,
 } from './support/controller-harness.js';
 import { startControllerProcess, type ControllerProcess } from './support/controller-process.js';
@@ -39,13 +41,7 @@ beforeAll(async () => {
   images = await imageFixture('mcpwarm-controller-faults-');
 }, 120_000);
 
-afterAll(async () => {
-  if (!images) return;
-  // Every runner agent and runc container of this file names a directory under the work dir.
-  const left = (await processesMentioning(images.work)).filter((p) => !p.cmdline.includes('docker-registry'));
-  await images.close();
-  expect(left).toEqual([]);
-});
+afterAll(() => closeExpectingNoRunnerProcesses(images));
 
 function mcpClient(url: string, activation: Activation, sessionId?: string): { client: Client; transport: StreamableHTTPClientTransport } {
   const transport = new StreamableHTTPClientTransport(new URL(activation.endpoint, url), {
@@ -264,7 +260,7 @@ describe('a controller restarted on its state directory', () => {
     const { client, transport } = mcpClient(url, activation);
     await client.connect(transport);
     expect(JSON.stringify((await client.callTool({ name: 'echo', arguments: { text: 'before' } })).content)).toContain('before');
-    await until(async () => (await callController(url, 'GET', '/pool')).json.available === 1, 60_000, 'the refill');
+    await untilPool(url, (pool) => pool.available === 1, 60_000, 'the refill');
     const runnersBefore = (await callController(url, 'GET', '/pool')).json.runnerList.map((r: Runner) => r.id).sort();
     expect(runnersBefore).toHaveLength(2);
     expect(await agentProcesses(stateDir())).toHaveLength(2);

@@ -17,6 +17,7 @@ import {
   expectRunnerGone,
   metricValue,
   poolSettled,
+  closeExpectingNoRunnerProcesses,
   startInProcessController,
   until,
   type InProcessController,
@@ -35,13 +36,7 @@ beforeAll(async () => {
   images = await imageFixture('mcpwarm-controller-limits-');
 }, 120_000);
 
-afterAll(async () => {
-  if (!images) return;
-  // Every runner agent and runc container of this file names a directory under the work dir.
-  const left = (await processesMentioning(images.work)).filter((p) => !p.cmdline.includes('docker-registry'));
-  await images.close();
-  expect(left).toEqual([]);
-});
+afterAll(() => closeExpectingNoRunnerProcesses(images));
 
 /** A controller whose next `hanging` runners run an agent that never answers POST /activate. */
 async function withHangingRunners(name: string, hanging: number, options: Omit<InProcessControllerOptions, 'substrate'>): Promise<InProcessController> {

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom } from '../harness/gate/prng.js';
+import { seededRandom } from '../harness/measure/prng.js';
 import { buildResults } from '../harness/results/build.js';
 import { resultsJson } from '../harness/report/run-dir.js';
 import { runCli } from './support/cli.js';

@@ -14,10 +14,10 @@ import type { JsonRpcMessage } from '../runner/mcp/jsonrpc.js';
 import { StderrBuffer } from '../runner/mcp/stderr-buffer.js';
 import { StdioMcpConnection } from '../runner/mcp/stdio-connection.js';
 import type { ExitStatus } from '../runner/sandbox/types.js';
+import { messagesOf, post, rawSession, sseMessages, textOf } from './support/mcp-http.js';
 
 const FIXTURE = fileURLToPath(new URL('../scenarios/fixtures/mcp-fixture-server/server.mjs', import.meta.url));
 const MAX_BODY_BYTES = 64 * 1024;
-const ACCEPT_BOTH = 'application/json, text/event-stream';
 
 /** A stdio server that asks its client to sample (sampling/createMessage) inside every tools/call. */
 const SAMPLING_SERVER = `
@@ -111,61 +111,8 @@ async function connectClient(url: URL, capabilities = {}): Promise<{ client: Cli
   return { client, transport };
 }
 
-function textOf(result: unknown): string {
-  return (result as { content: Array<{ text: string }> }).content.map((part) => part.text).join('');
-}
-
 function method(message: JsonRpcMessage): string | undefined {
   return 'method' in message ? message.method : undefined;
-}
-
-function post(url: URL, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH, ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-}
-
-async function rawSession(url: URL): Promise<string> {
-  const response = await post(url, {
-    jsonrpc: '2.0',
-    id: 0,
-    method: 'initialize',
-    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-  });
-  expect(response.status).toBe(200);
-  await response.json();
-  const id = response.headers.get('mcp-session-id');
-  expect(id).toMatch(/^[\x21-\x7e]{32}$/);
-  return id!;
-}
-
-/** The JSON-RPC messages of an SSE response, as they arrive. */
-async function* sseMessages(response: Response): AsyncGenerator<Record<string, any>> {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffered += value;
-    for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
-      const data = buffered
-        .slice(0, end)
-        .split('\n')
-        .find((line) => line.startsWith('data: '));
-      buffered = buffered.slice(end + 2);
-      if (data) yield JSON.parse(data.slice('data: '.length));
-    }
-  }
-}
-
-/** The JSON-RPC messages of a response: one JSON body, or every message of an SSE stream until it ends. */
-async function messagesOf(response: Response): Promise<Array<Record<string, any>>> {
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return [(await response.json()) as Record<string, any>];
-  const messages: Array<Record<string, any>> = [];
-  for await (const message of sseMessages(response)) messages.push(message);
-  return messages;
 }
 
 const callWork = (id: number | string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'work', arguments: args } });
@@ -288,6 +235,8 @@ describe('Streamable HTTP endpoint, raw HTTP', () => {
   it('keeps ids 1 and "1" of concurrent requests apart', async () => {
     const bridge = await startBridge();
     const session = await rawSession(bridge.url);
+    // Visible ASCII only, as the spec requires of a session id.
+    expect(session).toMatch(/^[\x21-\x7e]{32}$/);
     const headers = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
     const [numeric, text] = await Promise.all([
       post(bridge.url, callWork(1, { latencyMs: 150, payloadBytes: 1 }), headers),

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
-import { processesWith, startProxyCli, type ProxyCli } from './support/proxy-cli.js';
+import { processesMentioning } from './support/processes.js';
+import { startProxyCli, type ProxyCli } from './support/proxy-cli.js';
 import { callTool, FIXTURE_SERVER, messagesOf, post, rawSession, until } from './support/proxy-harness.js';
 
 const marker = () => `--proxy-test-${randomBytes(6).toString('hex')}`;
@@ -49,7 +50,7 @@ describe('mcpwarm proxy', () => {
     });
     expect(exits.code).toBe(1);
     expect(exits.json).toMatchObject({ error: { code: 'SERVER_EXITED', message: expect.stringMatching(/exited \(exit code 3\) before it was ready/) } });
-    expect(await processesWith(tag)).toEqual([]);
+    expect(await processesMentioning(tag)).toEqual([]);
   });
 
   it('serves MCP until SIGTERM, then stops every backend and exits 0', async () => {
@@ -59,7 +60,7 @@ describe('mcpwarm proxy', () => {
     await until(() => cli.stdout().endsWith('}\n'), 'the JSON document on stdout');
     expect(JSON.parse(cli.stdout())).toMatchObject({ url: cli.url, mcp: `${cli.url}/mcp`, strategy: 'p-rard' });
     // The backends, besides the CLI itself (whose command line holds the tag too).
-    expect((await processesWith(tag)).filter((found) => found.pid !== cli.child.pid)).toHaveLength(2);
+    expect((await processesMentioning(tag)).filter((found) => found.pid !== cli.child.pid)).toHaveLength(2);
     const url = new URL(`${cli.url}/mcp`);
     const session = await rawSession(url);
     const inFlight = post(url, callTool(1, 'work', { latencyMs: 10_000 }), { 'mcp-session-id': session, accept: 'application/json' });
@@ -70,7 +71,7 @@ describe('mcpwarm proxy', () => {
     expect(await cli.exited).toBe(0);
     // The request in flight was given up with an answer, not dropped.
     expect(await (await inFlight).json()).toMatchObject({ id: 1, error: { message: expect.stringMatching(/cancelled/) } });
-    await until(async () => (await processesWith(tag)).length === 0, 'the backends to be gone');
+    await until(async () => (await processesMentioning(tag)).length === 0, 'the backends to be gone');
     expect(cli.stderr()).toMatch(/SIGTERM: stopping every backend/);
   });
 });

@@ -16,7 +16,7 @@ import { runAutocannonProcess } from '../harness/load/autocannon-process.js';
 import { startProxy, type RunningProxy } from '../runner/proxy/proxy.js';
 import { runCli } from './support/cli.js';
 import { FIXTURE_SERVER } from './support/proxy-harness.js';
-import { processesWith } from './support/proxy-cli.js';
+import { processesMentioning } from './support/processes.js';
 
 const AUTOCANNON_CHILD = fileURLToPath(new URL('../harness/load/autocannon-child.ts', import.meta.url));
 
@@ -137,7 +137,7 @@ describe('gateway-load, client autocannon', () => {
   });
 
   it('leaves no server and no autocannon process running', async () => {
-    expect(await processesWith(dir)).toEqual([]);
-    expect(await processesWith(AUTOCANNON_CHILD)).toEqual([]);
+    expect(await processesMentioning(dir)).toEqual([]);
+    expect(await processesMentioning(AUTOCANNON_CHILD)).toEqual([]);
   });
 });

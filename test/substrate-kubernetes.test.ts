@@ -25,6 +25,7 @@ import { defaultPodTemplate } from '../runner/substrates/kubernetes/pod-template
 import { summarize } from '../harness/measure/stats.js';
 import { descendantProcesses, imageFixture, type ImageFixture } from './support/agent-fixture.js';
 import { caught } from './support/caught.js';
+import { callApi, type Answer } from './support/http-api.js';
 import { isWrite, startKubeApiServer, type KubeApiServer, type PolicyRule } from './support/kube-api-server.js';
 import { KubeletDouble } from './support/kubelet-double.js';
 
@@ -80,13 +81,8 @@ async function startReplica(identity: string): Promise<Replica> {
   return replica;
 }
 
-async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const response = await fetch(new URL(path, url), {
-    method,
-    headers: { authorization: `Bearer ${CLIENT_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json().catch(() => undefined), headers: response.headers };
+function call(url: string, method: string, path: string, body?: unknown): Promise<Answer> {
+  return callApi(url, CLIENT_TOKEN, method, path, body);
 }
 
 /**

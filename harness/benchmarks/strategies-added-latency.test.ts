@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../measure/arrivals.js';
+import { seededRandom } from '../measure/prng.js';
 import { addedMedian } from './strategies-added-latency.js';
 
 describe('addedMedian', () => {

@@ -5,7 +5,7 @@
  * resampled whole: noise that hit both sides of a round stays paired.
  */
 import { quantile } from '../measure/stats.js';
-import { seededRandom } from '../gate/prng.js';
+import { seededRandom } from '../measure/prng.js';
 
 export interface DifferenceInterval {
   /** Median through the gateway minus the direct median, from the samples themselves. */

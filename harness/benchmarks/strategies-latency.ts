@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { seededRandom } from '../measure/arrivals.js';
+import { seededRandom } from '../measure/prng.js';
 import { shuffled } from '../measure/stats.js';
 import type { ToolCaller } from './strategies-lean-clients.js';
 import { callTool, type ToolCall } from './strategies-load.js';

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { McpWarmError } from '../../runner/errors.js';
+import { answerMessages } from '../load/mcp-http-load.js';
 import { LATEST_PROTOCOL_VERSION, probeReadiness } from '../../runner/mcp/initialize.js';
 import { isJsonObject, type JsonObject } from '../../runner/mcp/jsonrpc.js';
 import { StdioMcpConnection } from '../../runner/mcp/stdio-connection.js';
@@ -56,21 +57,6 @@ interface HttpAnswer {
   messages: JsonObject[];
 }
 
-/** The JSON-RPC messages of a response: a JSON body, or the data of an SSE stream. */
-function messagesOf(contentType: string, body: string): JsonObject[] {
-  if (body.trim() === '') return [];
-  const texts = contentType.includes('text/event-stream')
-    ? body
-        .split('\n')
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5))
-    : [body];
-  return texts.flatMap((text) => {
-    const value: unknown = JSON.parse(text);
-    return (Array.isArray(value) ? value : [value]).filter(isJsonObject);
-  });
-}
-
 /** A session opened with initialize, then one POST per call on one kept-alive connection. */
 export async function leanHttpClient(endpoint: string): Promise<ToolCaller> {
   const url = new URL(endpoint);
@@ -88,7 +74,7 @@ export async function leanHttpClient(endpoint: string): Promise<ToolCaller> {
         res.on('end', () => {
           try {
             const session = res.headers['mcp-session-id'];
-            resolve({ status: res.statusCode ?? 0, sessionId: typeof session === 'string' ? session : undefined, messages: messagesOf(String(res.headers['content-type'] ?? ''), Buffer.concat(chunks).toString('utf8')) });
+            resolve({ status: res.statusCode ?? 0, sessionId: typeof session === 'string' ? session : undefined, messages: answerMessages(Buffer.concat(chunks).toString('utf8')).filter(isJsonObject) });
           } catch (error) {
             reject(error);
           }

@@ -7,7 +7,7 @@
  * lowest failed one; with one p99 bound for every target, it is each target's throughput at equal p99.
  */
 import { scheduleOffsets } from '../load/schedule.js';
-import { seededRandom } from '../measure/arrivals.js';
+import { seededRandom } from '../measure/prng.js';
 import { summarize, type Summary } from '../measure/stats.js';
 
 export interface StepCriteria {

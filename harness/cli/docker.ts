@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ensureRunnerImage } from '../../runner/substrates/docker/runner-image.js';
-import { dockerdStatus, dockerSocketPath, ensureDockerd, stopDockerd } from '../cluster/dockerd.js';
+import { dockerSocketPath } from '../../runner/substrates/docker/engine.js';
+import { dockerdStatus, ensureDockerd, stopDockerd } from '../cluster/dockerd.js';
 import { handler, ms, printJson, say, type JsonFlag } from './output.js';
 import { defaultDockerdDir } from './paths.js';
 

@@ -15,9 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { McpWarmError } from '../../runner/errors.js';
 import { isProcessAlive, requireExecutable, run } from '../../runner/exec.js';
 import { unmountUnder } from '../../runner/mounts.js';
+import { dockerSocketPath } from '../../runner/substrates/docker/engine.js';
 import { unusedSubnet } from './private-subnet.js';
-
-export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
 export interface DockerEngine {
   /** Unix socket of the engine's API. */
@@ -32,16 +31,6 @@ export interface DockerdOptions {
   /** Where a started daemon keeps its log and pid file. */
   stateDir: string;
   readyTimeoutMs?: number;
-}
-
-/** The engine's socket as DOCKER_HOST names it (unix:// only), else the default one. */
-export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  const host = env.DOCKER_HOST;
-  if (host === undefined || host === '') return DEFAULT_DOCKER_SOCKET;
-  if (!host.startsWith('unix://')) {
-    throw new McpWarmError('USAGE_INVALID', `DOCKER_HOST=${host}: only unix:// sockets are supported`, { details: { dockerHost: host } });
-  }
-  return host.slice('unix://'.length);
 }
 
 /** GET /version on the engine's socket; undefined when nothing answers. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrapQuantileRatio } from './bootstrap.js';
-import { seededRandom } from './prng.js';
+import { seededRandom } from '../measure/prng.js';
 
 /** Lognormal samples (latencies are close to lognormal) from a seeded source, by Box-Muller. */
 function lognormal(random: () => number, n: number, median: number, sigma: number): number[] {

@@ -4,7 +4,7 @@
  * Each side is resampled on its own: the sides need not have the same size or be paired.
  */
 import { quantile } from '../measure/stats.js';
-import { seededRandom } from './prng.js';
+import { seededRandom } from '../measure/prng.js';
 
 export interface RatioInterval {
   /** Candidate quantile over baseline quantile, from the samples themselves. */

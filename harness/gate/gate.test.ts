@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildResults } from '../results/build.js';
 import type { ResultsDocument } from '../results/schema.js';
 import { evaluateGate, parseLimit, parseMetricSpec } from './gate.js';
-import { seededRandom } from './prng.js';
+import { seededRandom } from '../measure/prng.js';
 
 const MACHINE = { cpuModel: 'test CPU', cores: 2, memoryBytes: 2 ** 33, kernel: '6.1.0', node: 'v20.20.0', cgroup: { version: 'none' as const }, loadAverage1m: 0.5 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from './prng.js';
+import { seededRandom } from '../measure/prng.js';
 import { minSamplesForQuantileCi, quantileCi } from './quantile-ci.js';
 
 describe('minSamplesForQuantileCi', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { poissonArrivals, seededRandom } from './arrivals.js';
+import { poissonArrivals } from './arrivals.js';
+import { seededRandom } from './prng.js';
 
 describe('seededRandom', () => {
   it('repeats for a seed, differs between seeds, stays in [0, 1)', () => {

@@ -5,18 +5,7 @@
  * load generator sends it (no coordinated omission).
  */
 import { McpWarmError } from '../../runner/errors.js';
-
-/** A small seeded generator of uniform numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom } from './prng.js';
 
 export interface PoissonOptions {
   /** Mean arrivals per second. */

@@ -7,7 +7,7 @@
  * A whole-run driver's benchmark interleaves its variants itself: its plan has variants but no trials.
  */
 import type { LinkSpec } from '../cluster/link-shaping.js';
-import { seededRandom } from '../measure/arrivals.js';
+import { seededRandom } from '../measure/prng.js';
 import { shuffled } from '../measure/stats.js';
 import { DRIVER_SPECS } from './drivers/specs.js';
 import type { DriverSpecBase, PlannedService, VariantBase } from './drivers/spec-types.js';

@@ -32,7 +32,7 @@ import type { LinkSpec } from '../cluster/link-shaping.js';
 import { DRIVER_KINDS, DRIVER_SPECS } from './drivers/specs.js';
 import type { DriverSpecBase, DriverSpecDefinition } from './drivers/spec-types.js';
 import { problemsOf, strictMapping, type ScenarioProblem } from './problems.js';
-import { parseThreshold, type Threshold } from './thresholds.js';
+import { thresholdSchema, type Threshold } from './thresholds.js';
 import { bandwidthBitsPerSecond, durationMs, nameSchema, positiveInt } from './units.js';
 
 const imageSchema = z.union(
@@ -50,15 +50,6 @@ const linkSchema = z.union(
   ],
   { error: 'expected local or {name, bandwidth: 100mbit, rtt: 40ms}' },
 );
-
-const thresholdSchema = z.string({ error: 'expected a threshold such as "p99 < 500ms"' }).transform((text, context): Threshold => {
-  const parsed = parseThreshold(text);
-  if (typeof parsed === 'string') {
-    context.addIssue({ code: 'custom', message: parsed });
-    return z.NEVER;
-  }
-  return parsed;
-});
 
 const COMMON = {
   name: nameSchema,

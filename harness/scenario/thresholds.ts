@@ -3,6 +3,7 @@
  * `rate >= 200/s`, `hot/wan: p50 < 25ms` (a variant over one link). A threshold names a figure of each variant (or of one, before a colon) and a
  * bound; evaluating it against the figures of a run gives one target line per variant.
  */
+import { z } from 'zod';
 import type { TargetLine } from '../report/console.js';
 
 export type Comparison = '<' | '<=' | '>' | '>=';
@@ -51,6 +52,16 @@ export function parseThreshold(text: string): Threshold | string {
     value: Number(number) * scale,
   };
 }
+
+/** A threshold in a scenario file, parsed; a malformed one is a problem at its path. */
+export const thresholdSchema = z.string({ error: 'expected a threshold such as "p99 < 500ms"' }).transform((text, context): Threshold => {
+  const parsed = parseThreshold(text);
+  if (typeof parsed === 'string') {
+    context.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+});
 
 function holds(measured: number, comparison: Comparison, bound: number): boolean {
   switch (comparison) {

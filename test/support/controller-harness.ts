@@ -12,31 +12,13 @@ import { Pool, type PoolOptions } from '../../runner/controller/pool.js';
 import { runnerToken } from '../../runner/controller/runner-token.js';
 import { ProcessSubstrate, type ProcessSubstrateOptions } from '../../runner/substrates/process/index.js';
 import type { ImageFixture } from './agent-fixture.js';
+import { callApi, type Answer } from './http-api.js';
 import { processesMentioning } from './processes.js';
 
 export const CONTROLLER_TOKEN = 'controller-test-token';
 
-export interface Answer {
-  status: number;
-  json: any;
-  text: string;
-  headers: Headers;
-}
-
-export async function callController(url: string, method: string, path: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(new URL(path, url), {
-    method,
-    headers: { authorization: `Bearer ${CONTROLLER_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text, headers: response.headers };
+export function callController(url: string, method: string, path: string, body?: unknown): Promise<Answer> {
+  return callApi(url, CONTROLLER_TOKEN, method, path, body);
 }
 
 /** Waits for a condition of a running system, re-checked every 100 ms, failing after `timeoutMs`. */
@@ -45,6 +27,23 @@ export async function until(condition: () => Promise<boolean> | boolean, timeout
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Waits until the controller's GET /pool meets `condition`, re-read every 100 ms; a timeout
+ * shows the pool as last seen, so a failure says what the pool was doing.
+ */
+export async function untilPool(url: string, condition: (pool: any) => boolean, timeoutMs: number, what: string): Promise<void> {
+  let last = '';
+  try {
+    await until(async () => {
+      const answer = await callController(url, 'GET', '/pool');
+      last = answer.text;
+      return answer.status === 200 && condition(answer.json);
+    }, timeoutMs, what);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the pool: ${last}`);
   }
 }
 
@@ -141,4 +140,15 @@ export async function processRuns(pid: number): Promise<boolean> {
 /** Runner agents (not the servers they run) started on a state directory. */
 export async function agentProcesses(stateDir: string): Promise<Array<{ pid: number; cmdline: string }>> {
   return (await processesMentioning(`--token-file=${join(stateDir, 'runners')}`)).filter((p) => / agent /.test(p.cmdline));
+}
+
+/**
+ * Closes the image fixture, failing if any process of the file's runners is left: every runner
+ * agent and runc container of a test file names a directory under the fixture's work dir.
+ */
+export async function closeExpectingNoRunnerProcesses(images: ImageFixture | undefined): Promise<void> {
+  if (!images) return;
+  const left = (await processesMentioning(images.work)).filter((p) => !p.cmdline.includes('docker-registry'));
+  await images.close();
+  expect(left).toEqual([]);
 }

@@ -1,6 +1,5 @@
 /** `mcpwarm proxy` run from source as a user runs it, and a /proc scan for the processes it started. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,15 +38,4 @@ export function startProxyCli(args: string[], timeoutMs = 90_000): Promise<Proxy
       reject(new Error(`the proxy exited (${code}) before listening; stderr:\n${stderr}`));
     });
   });
-}
-
-/** Every process on the machine whose command line contains `marker`. */
-export async function processesWith(marker: string): Promise<Array<{ pid: number; cmdline: string }>> {
-  const found: Array<{ pid: number; cmdline: string }> = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').then((text) => text.replace(/\0/g, ' ').trim(), () => '');
-    if (cmdline.includes(marker)) found.push({ pid: Number(entry), cmdline });
-  }
-  return found;
 }

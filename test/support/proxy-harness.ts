@@ -1,7 +1,7 @@
 /**
  * The proxy in front of the fixture MCP server, for proxy tests: every backend records what it
  * receives (FIXTURE_RECORD), so tests see what the proxy really sent to which server process.
- * Also raw Streamable HTTP helpers, for what the SDK client hides.
+ * The raw Streamable HTTP helpers of mcp-http.ts come with it.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,12 +12,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { startProxy, type RunningProxy } from '../../runner/proxy/proxy.js';
 import type { ProxyOptions } from '../../runner/proxy/options.js';
 import type { StrategyName } from '../../runner/proxy/strategy.js';
+import type { Message } from './mcp-http.js';
+
+export { ACCEPT_BOTH, messagesOf, post, rawSession, sseMessages, textOf, type Message } from './mcp-http.js';
 
 export const FIXTURE_SERVER = fileURLToPath(new URL('../../scenarios/fixtures/mcp-fixture-server/server.mjs', import.meta.url));
 export const TINY_SERVER = fileURLToPath(new URL('../../scenarios/fixtures/mcp-fixture-server/tiny-server.sh', import.meta.url));
-export const ACCEPT_BOTH = 'application/json, text/event-stream';
-
-export type Message = Record<string, any>;
 
 /** One message a backend read, and which process read it. */
 export interface Recorded {
@@ -89,61 +89,8 @@ export async function connectClient(url: URL, capabilities: Record<string, unkno
   };
 }
 
-export function textOf(result: unknown): string {
-  return (result as { content: Array<{ text: string }> }).content.map((part) => part.text).join('');
-}
-
 export function methodOf(entry: Recorded): string | undefined {
   return typeof entry.message.method === 'string' ? entry.message.method : undefined;
-}
-
-export function post(url: URL, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: ACCEPT_BOTH, ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...(signal ? { signal } : {}),
-  });
-}
-
-/** Opens a 2025-11-25 session by hand; resolves with its Mcp-Session-Id. */
-export async function rawSession(url: URL, clientName = 'raw'): Promise<string> {
-  const response = await post(url, {
-    jsonrpc: '2.0',
-    id: 0,
-    method: 'initialize',
-    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: clientName, version: '1' } },
-  });
-  if (response.status !== 200) throw new Error(`initialize answered ${response.status}: ${await response.text()}`);
-  await response.json();
-  return response.headers.get('mcp-session-id')!;
-}
-
-/** The JSON-RPC messages of an SSE response, as they arrive. */
-export async function* sseMessages(response: Response): AsyncGenerator<Message> {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffered += value;
-    for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
-      const data = buffered
-        .slice(0, end)
-        .split('\n')
-        .find((line) => line.startsWith('data: '));
-      buffered = buffered.slice(end + 2);
-      if (data) yield JSON.parse(data.slice('data: '.length)) as Message;
-    }
-  }
-}
-
-/** The JSON-RPC messages of a response: one JSON body, or every message of an SSE stream until it ends. */
-export async function messagesOf(response: Response): Promise<Message[]> {
-  if (!response.headers.get('content-type')?.startsWith('text/event-stream')) return [(await response.json()) as Message];
-  const messages: Message[] = [];
-  for await (const message of sseMessages(response)) messages.push(message);
-  return messages;
 }
 
 export const callTool = (id: number | string, name: string, args: Record<string, unknown>) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });

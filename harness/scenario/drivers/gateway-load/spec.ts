@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { STRATEGY_NAMES } from '../../../../runner/proxy/strategy.js';
 import { MCP_REVISIONS } from '../../../load/mcp-http-load.js';
 import { strictMapping } from '../../problems.js';
-import { parseThreshold, type Threshold } from '../../thresholds.js';
+import { thresholdSchema } from '../../thresholds.js';
 import { durationMs, nameSchema, positiveInt, positiveNumber } from '../../units.js';
 import type { DriverSpecDefinition } from '../spec-types.js';
 
@@ -23,15 +23,6 @@ export const GATEWAY_CLIENTS = ['sdk', 'autocannon'] as const;
 export const AUTOCANNON_DEFAULTS = { connections: 16, pipelining: 1, durationMs: 10_000 } as const;
 /** Requests per second are sampled each second. */
 const MIN_AUTOCANNON_DURATION_MS = 1000;
-
-const thresholdSchema = z.string({ error: 'expected a threshold such as "p99 < 500ms"' }).transform((text, context): Threshold => {
-  const parsed = parseThreshold(text);
-  if (typeof parsed === 'string') {
-    context.addIssue({ code: 'custom', message: parsed });
-    return z.NEVER;
-  }
-  return parsed;
-});
 
 const schema = strictMapping({
   /** The image the agent and controller targets serve. */

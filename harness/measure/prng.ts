@@ -1,4 +1,7 @@
-/** A small seeded PRNG (mulberry32): the same seed gives the same bootstrap, so a verdict is reproducible. */
+/**
+ * A small seeded generator of uniform numbers in [0, 1) (mulberry32): the same seed gives the same
+ * arrival schedule, variant order and bootstrap, so runs and verdicts are reproducible.
+ */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
@@ -6,6 +9,6 @@ export function seededRandom(seed: number): () => number {
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }

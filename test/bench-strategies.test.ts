@@ -27,7 +27,8 @@ interface Result {
   machine: { cores: number; loadAverage1m: number };
   addedLatency: {
     rounds: number;
-    clients: Array<{ client: string; directMs: { n: number; p50: number }; via: Array<{ target: string; summaryMs: { n: number; p50: number }; addedP50Ms: number; low: number; high: number }> }>;
+    callsPerTurn: number;
+    clients: Array<{ client: string; mode: string; directMs: { n: number; p50: number }; via: Array<{ target: string; summaryMs: { n: number; p50: number }; addedP50Ms: number; low: number; high: number }> }>;
     notSampled: string[];
   };
   load: Array<{ tool: string; target: string; steps: Step[]; idle: { rssBytes: number } }>;
@@ -48,14 +49,16 @@ describe('mcpwarm bench strategies --quick', () => {
 
     // Added latency, with lean and SDK clients: the direct calls and every gateway that does not start a server per request.
     const added = result.addedLatency;
-    expect(added.clients.map((c) => c.client)).toEqual(['lean', 'sdk']);
+    expect(added.clients.map((c) => `${c.client} ${c.mode}`)).toEqual(['lean after-idle', 'lean back-to-back', 'sdk after-idle', 'sdk back-to-back']);
     expect(added.notSampled).toEqual(['supergateway-stateless']);
-    for (const { directMs, via } of added.clients) {
-      expect(directMs.n).toBe(10);
+    for (const { mode, directMs, via } of added.clients) {
+      // 10 rounds: one call after idle and the rest of the turn back to back in each.
+      const calls = mode === 'after-idle' ? 10 : 10 * (added.callsPerTurn - 1);
+      expect(directMs.n).toBe(calls);
       expect(directMs.p50).toBeGreaterThan(0);
       expect(via.map((v) => v.target)).toEqual(GATEWAYS.slice(0, 4));
       for (const entry of via) {
-        expect(entry.summaryMs.n).toBe(10);
+        expect(entry.summaryMs.n).toBe(calls);
         expect(entry.summaryMs.p50).toBeGreaterThan(0);
         expect(entry.low).toBeLessThanOrEqual(entry.addedP50Ms);
         expect(entry.high).toBeGreaterThanOrEqual(entry.addedP50Ms);
@@ -85,11 +88,11 @@ describe('mcpwarm bench strategies --quick', () => {
     expect(servers('per-session')).toBeGreaterThanOrEqual(4);
     expect(servers('supergateway-stateful')).toBeGreaterThanOrEqual(4);
 
-    // The three added-latency targets and the P-RARD over S-RARD ratio (the fast-tool ratio needs the fast tool).
+    // The added-latency targets (after idle, then back to back) and the P-RARD over S-RARD ratio (the fast-tool ratio needs the fast tool).
     expect(result.targets.map((t) => t.name)).toEqual([
-      expect.stringMatching(/^added p50 latency, proxy s-rard/),
-      expect.stringMatching(/^added p50 latency, proxy p-rard/),
-      expect.stringMatching(/^added p50 latency, proxy per-session/),
+      ...['after idle', 'back to back'].flatMap((when) =>
+        ['s-rard', 'p-rard', 'per-session'].map((strategy) => expect.stringMatching(new RegExp(`^added p50 latency, proxy ${strategy} .*, ${when}`))),
+      ),
       expect.stringMatching(/^p-rard \(4 backends\) over s-rard/),
     ]);
     expect(cli.stderr).toMatch(/work, 100 ms: the highest rate sustained/);
@@ -97,7 +100,7 @@ describe('mcpwarm bench strategies --quick', () => {
     const [run] = await readdir(runs);
     const written = JSON.parse(await readFile(join(runs, run!, 'results.json'), 'utf8')) as { benchmark: string; variants: Array<{ name: string }> };
     expect(written.benchmark).toBe('strategies');
-    expect(written.variants.map((v) => v.name)).toEqual(expect.arrayContaining(['one-at-a-time/lean/direct', 'one-at-a-time/sdk/s-rard']));
+    expect(written.variants.map((v) => v.name)).toEqual(expect.arrayContaining(['after-idle/lean/direct', 'back-to-back/sdk/s-rard']));
 
     // This checkout's gateways and servers only: another checkout may be benchmarking meanwhile.
     const repo = fileURLToPath(new URL('..', import.meta.url));

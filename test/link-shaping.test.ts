@@ -7,6 +7,7 @@
  * when the kernel does not. Closing a link leaves no namespace, device, qdisc, class, process,
  * connection or listening port behind.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -14,11 +15,20 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestOverNewConnectionMs } from '../harness/cluster/link-model.js';
 import { openRegistryLink, type RegistryLink, type RegistryUpstream } from '../harness/cluster/link-shaping.js';
 import { startLocalRegistry, type LocalRegistry } from '../harness/cluster/local-registry.js';
-import { createVethNamespace, deviceExists, namespaceNames, netnsUnavailableReason, NAMESPACE_PREFIX } from '../harness/cluster/netns.js';
+import {
+  createVethNamespace,
+  deviceExists,
+  namespaceNames,
+  namespaceOwner,
+  netnsUnavailableReason,
+  NAMESPACE_PREFIX,
+  ownedNamespaceId,
+  sweepStaleNamespaces,
+} from '../harness/cluster/netns.js';
 import { startShapingProxy } from '../harness/cluster/shaping-proxy.js';
 import { deviceRateLimit, loopbackShaping, tcUnavailableReason } from '../harness/cluster/tc-shaping.js';
 import { isProcessAlive, run } from '../runner/exec.js';
@@ -178,6 +188,40 @@ describe('registry links', () => {
     }
     expect(await loopbackShaping()).toEqual({ rootQdisc: false, classes: 0 });
     expect(await refused(link.address)).toBe(true);
+  });
+
+  it('names a namespace after the process that owns it, and reads no owner from any other name', () => {
+    const id = ownedNamespaceId(4194304);
+    expect(id).toMatch(/^o[0-9a-f]{4}[0-9a-z]+$/);
+    expect(`mwh${id}`.length).toBeLessThanOrEqual(15);
+    expect(namespaceOwner(`${NAMESPACE_PREFIX}${id}`)).toBe(4194304);
+    expect(namespaceOwner(`${NAMESPACE_PREFIX}${randomBytes(4).toString('hex')}`)).toBeUndefined();
+    expect(namespaceOwner(`other-${id}`)).toBeUndefined();
+  });
+
+  asRoot('sweeps the namespaces of runs that were killed, with what still runs inside, and leaves live ones alone', async () => {
+    requireKernelShaping();
+    const exited = spawn('true');
+    await new Promise((resolve) => exited.once('close', resolve));
+    // Made in this order: making a namespace sweeps first, and would take the dead one's.
+    const live = await createVethNamespace({ id: ownedNamespaceId() });
+    const dead = await createVethNamespace({ id: ownedNamespaceId(exited.pid!) });
+    // What a killed run leaves running inside: its registry, here a sleep.
+    const leftRunning = spawn(dead.execPrefix[0]!, [...dead.execPrefix.slice(1), 'sleep', '600'], { stdio: 'ignore', detached: true });
+    leftRunning.unref();
+    try {
+      await vi.waitFor(async () => expect((await run('ip', ['netns', 'pids', dead.name])).trim()).not.toBe(''), { timeout: 10_000, interval: 50 });
+      const [inside] = (await run('ip', ['netns', 'pids', dead.name])).trim().split('\n').map(Number);
+      expect(await sweepStaleNamespaces()).toContain(dead.name);
+      expect(await namespaceNames()).not.toContain(dead.name);
+      expect(await deviceExists(dead.hostDevice)).toBe(false);
+      await vi.waitFor(() => expect(isProcessAlive(inside!)).toBe(false), { timeout: 10_000, interval: 50 });
+      expect(await namespaceNames()).toContain(live.name);
+      expect(await deviceExists(live.hostDevice)).toBe(true);
+    } finally {
+      await dead.remove().catch(() => undefined);
+      await live.remove();
+    }
   });
 
   asRoot('a namespace whose steps fail is undone, and what it clashed with is left alone', async () => {

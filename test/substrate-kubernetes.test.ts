@@ -128,10 +128,15 @@ function refilled(): Promise<void> {
   return until(() => warm() >= SIZE, 60_000, 'the pool to make up its warm target');
 }
 
-async function mcpClient(url: string, activation: Activation): Promise<Client> {
+/** An MCP client of the activation through the controller at `url`; with `sessionId`, it goes on with that session instead of opening one. */
+async function mcpClient(url: string, activation: Activation, sessionId?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name: 'k8s-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(activation.endpoint, url), { requestInit: { headers: { authorization: `Bearer ${CLIENT_TOKEN}` } } }));
-  return client;
+  const transport = new StreamableHTTPClientTransport(new URL(activation.endpoint, url), {
+    requestInit: { headers: { authorization: `Bearer ${CLIENT_TOKEN}` } },
+    ...(sessionId !== undefined ? { sessionId } : {}),
+  });
+  await client.connect(transport);
+  return { client, transport };
 }
 
 /** Each runner's own record of what it was given: its instances, by runner. */
@@ -196,8 +201,8 @@ describe('a pool of runner pods served by two controller replicas', () => {
     expect(seen[0]!.length).toBeGreaterThanOrEqual(SIZE);
   }, 180_000);
 
-  it('activates through one replica, serves MCP through its relay, and replaces the runner pod afterwards', async () => {
-    const url = replicas[1]!.controller.url;
+  it('activates through one replica, serves MCP through either, ends through the other, and replaces the runner pod afterwards', async () => {
+    const [url, other] = [replicas[1]!.controller.url, replicas[0]!.controller.url];
     const answer = await call(url, 'POST', '/activations', { image: images.fixture });
     expect(answer.status, JSON.stringify(answer.json)).toBe(201);
     const activation = answer.json as Activation;
@@ -206,13 +211,25 @@ describe('a pool of runner pods served by two controller replicas', () => {
     expect(claimed.metadata.labels['mcpwarm.dev/state']).toBe('claimed');
     expect(claimed.metadata.annotations['mcpwarm.dev/activation']).toBe(activation.activationId);
 
-    const client = await mcpClient(url, activation);
-    const echoed = await client.callTool({ name: 'echo', arguments: { text: 'through the controller' } });
+    const first = await mcpClient(url, activation);
+    const echoed = await first.client.callTool({ name: 'echo', arguments: { text: 'through the controller' } });
     expect(JSON.stringify(echoed.content)).toContain('through the controller');
-    await client.close();
+    await first.client.close();
 
-    expect((await call(url, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
+    // Behind a Service a client's next request may reach the other replica: it finds the activation on its runner,
+    // and the client's session goes on there.
+    const seen = await call(other, 'GET', `/activations/${activation.activationId}`);
+    expect(seen.status, JSON.stringify(seen.json)).toBe(200);
+    expect(seen.json).toMatchObject({ activationId: activation.activationId, runner: activation.runner, tier: 'warm', recovered: true });
+    const resumed = await mcpClient(other, activation, first.transport.sessionId);
+    expect(JSON.stringify((await resumed.client.callTool({ name: 'echo', arguments: { text: 'through the other replica' } })).content)).toContain('through the other replica');
+    await resumed.transport.terminateSession();
+    await resumed.client.close();
+
+    expect((await call(other, 'DELETE', `/activations/${activation.activationId}`)).status).toBe(200);
     await until(() => !pods().some((p) => p.metadata.name === activation.runner), 30_000, 'the used pod to go');
+    // The replica that made it learns from the pod's deletion that it has ended.
+    await until(async () => (await call(url, 'GET', `/activations/${activation.activationId}`)).status === 404, 30_000, 'the first replica to see it ended');
     await refilled();
   }, 180_000);
 

@@ -2,8 +2,8 @@
  * The added-latency phase of `bench strategies`: the fast tool called one request at a time
  * (closed loop, concurrency 1) directly over stdio and through each gateway, with two kinds of
  * client: lean ones (strategies-lean-clients.ts: what the gateway itself adds) and the MCP SDK's
- * (what an SDK user sees). Every round makes one call on each, in a random order, so drift in
- * the machine's load reaches every side alike.
+ * (what an SDK user sees). Every round gives each client a turn of a few calls in a row, in a
+ * random order, so drift in the machine's load reaches every side alike.
  */
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -25,6 +25,14 @@ export async function sdkStdioClient(server: readonly string[]): Promise<ToolCal
   return { callTool: (tool) => callTool(client, tool), close: () => client.close() };
 }
 
+/**
+ * How a call meets the gateway: `after-idle`, the first call of a client's turn, after the other
+ * clients' turns (the gateway and its server idle meanwhile, so each process in the path wakes up
+ * for it); `back-to-back`, the calls that follow it at once, as in a stream of requests.
+ */
+export const LATENCY_MODES = ['after-idle', 'back-to-back'] as const;
+export type LatencyMode = (typeof LATENCY_MODES)[number];
+
 export interface InterleavedOptions {
   /** Name to client. */
   clients: ReadonlyMap<string, ToolCaller>;
@@ -32,20 +40,30 @@ export interface InterleavedOptions {
   rounds: number;
   /** Rounds run first and not recorded. */
   warmupRounds: number;
+  /** Calls a client makes in a row in its turn (at least 2: one after idle, the rest back to back). */
+  callsPerTurn: number;
   seed: number;
   onRound?: (done: number) => void;
 }
 
-/** Samples per name in ms, sample i of every name from round i. */
-export async function interleavedLatency(options: InterleavedOptions): Promise<Map<string, number[]>> {
+/**
+ * Samples per mode and name in ms. Every round gives each name one turn, in random order; sample
+ * i of every name in a mode comes from the same round (and place in the turn), so rounds stay paired.
+ */
+export async function interleavedLatency(options: InterleavedOptions): Promise<Record<LatencyMode, Map<string, number[]>>> {
+  if (!(Number.isInteger(options.callsPerTurn) && options.callsPerTurn >= 2)) throw new RangeError(`callsPerTurn ${options.callsPerTurn}: expected a whole number >= 2`);
   const random = seededRandom(options.seed);
   const names = [...options.clients.keys()];
-  const samples = new Map(names.map((name) => [name, [] as number[]]));
+  const samples = { 'after-idle': new Map<string, number[]>(), 'back-to-back': new Map<string, number[]>() };
+  for (const name of names) for (const mode of LATENCY_MODES) samples[mode].set(name, []);
   for (let round = 0; round < options.warmupRounds + options.rounds; round += 1) {
     for (const name of shuffled(names, random)) {
-      const started = performance.now();
-      await options.clients.get(name)!.callTool(options.tool);
-      if (round >= options.warmupRounds) samples.get(name)!.push(performance.now() - started);
+      const client = options.clients.get(name)!;
+      for (let call = 0; call < options.callsPerTurn; call += 1) {
+        const started = performance.now();
+        await client.callTool(options.tool);
+        if (round >= options.warmupRounds) samples[call === 0 ? 'after-idle' : 'back-to-back'].get(name)!.push(performance.now() - started);
+      }
     }
     if (round >= options.warmupRounds) options.onRound?.(round + 1 - options.warmupRounds);
   }

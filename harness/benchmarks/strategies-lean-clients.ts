@@ -1,12 +1,12 @@
 /**
  * Lean MCP clients for the added-latency phase: about the least a client can do per call over
  * stdio (a JSON line on a pipe) and over Streamable HTTP (one POST on a kept-alive connection,
- * the answer read whole). The SDK's Streamable HTTP client spends milliseconds of its own per call
+ * the answer read whole, with undici: the quickest HTTP/1.1 client for Node). The SDK's Streamable HTTP client spends milliseconds of its own per call
  * (fetch and a streaming SSE parser), which would hide what a gateway adds; with these, the
  * difference between the two sides is the gateway and the HTTP hop.
  */
 import { spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Client } from 'undici';
 import { McpWarmError } from '../../runner/errors.js';
 import { answerMessages } from '../load/mcp-http-load.js';
 import { LATEST_PROTOCOL_VERSION, probeReadiness } from '../../runner/mcp/initialize.js';
@@ -57,33 +57,20 @@ interface HttpAnswer {
   messages: JsonObject[];
 }
 
-/** A session opened with initialize, then one POST per call on one kept-alive connection. */
+/** A session opened with initialize, then one POST per call on one kept-alive connection (undici's Client). */
 export async function leanHttpClient(endpoint: string): Promise<ToolCaller> {
   const url = new URL(endpoint);
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const connection = new Client(url.origin, { pipelining: 1 });
   let sessionId: string | undefined;
   let nextId = 1;
-  const send = (method: 'POST' | 'DELETE', body?: JsonObject): Promise<HttpAnswer> =>
-    new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { accept: 'application/json, text/event-stream', 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, agent, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          try {
-            const session = res.headers['mcp-session-id'];
-            resolve({ status: res.statusCode ?? 0, sessionId: typeof session === 'string' ? session : undefined, messages: answerMessages(Buffer.concat(chunks).toString('utf8')).filter(isJsonObject) });
-          } catch (error) {
-            reject(error);
-          }
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
+  const send = async (method: 'POST' | 'DELETE', body?: JsonObject): Promise<HttpAnswer> => {
+    const headers: Record<string, string> = { accept: 'application/json, text/event-stream', 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (sessionId !== undefined) headers['mcp-session-id'] = sessionId;
+    const answer = await connection.request({ path: url.pathname, method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const session = answer.headers['mcp-session-id'];
+    return { status: answer.statusCode, sessionId: typeof session === 'string' ? session : undefined, messages: answerMessages(await answer.body.text()).filter(isJsonObject) };
+  };
   const call = async (method: string, params: JsonObject): Promise<{ answer: HttpAnswer; result: unknown }> => {
     const id = nextId++;
     const answer = await send('POST', { jsonrpc: '2.0', id, method, params });
@@ -93,13 +80,18 @@ export async function leanHttpClient(endpoint: string): Promise<ToolCaller> {
     }
     return { answer, result: reply.result };
   };
-  sessionId = (await call('initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO })).answer.sessionId;
-  await send('POST', { jsonrpc: '2.0', method: 'notifications/initialized' });
+  try {
+    sessionId = (await call('initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO })).answer.sessionId;
+    await send('POST', { jsonrpc: '2.0', method: 'notifications/initialized' });
+  } catch (error) {
+    await connection.destroy();
+    throw error;
+  }
   return {
     callTool: async (tool) => checkToolResult((await call('tools/call', { name: tool.name, arguments: tool.arguments })).result, tool),
     close: async () => {
       if (sessionId !== undefined) await send('DELETE').catch(() => undefined);
-      agent.destroy();
+      await connection.close();
     },
   };
 }

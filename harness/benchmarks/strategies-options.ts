@@ -44,8 +44,9 @@ const FULL = {
   ladders: { fast: geometricLadder(50, 2, 3200), slow: geometricLadder(5, 2, 320) },
   refineSteps: 2,
   retries: 1,
-  latencyRounds: 300,
-  latencyWarmupRounds: 30,
+  latencyRounds: 200,
+  latencyWarmupRounds: 20,
+  latencyCallsPerTurn: 4,
 };
 
 const QUICK: typeof FULL = {
@@ -57,6 +58,7 @@ const QUICK: typeof FULL = {
   retries: 0,
   latencyRounds: 20,
   latencyWarmupRounds: 5,
+  latencyCallsPerTurn: 4,
 };
 
 function list<T extends string>(flag: string, text: string, allowed: readonly T[], problems: string[], none = false): T[] {
@@ -101,6 +103,7 @@ export function strategiesSettings(flags: StrategiesFlags): StrategiesSettings {
     p99BoundMs: { fast: flags.fastP99Ms ?? 100, slow: flags.slowP99Ms ?? 1000 },
     latencyRounds: flags.latencyRounds ?? preset.latencyRounds,
     latencyWarmupRounds: preset.latencyWarmupRounds,
+    latencyCallsPerTurn: preset.latencyCallsPerTurn,
     seed: flags.seed ?? 1,
     maxInFlight: flags.maxInFlight ?? 512,
     startTimeoutMs: 60_000,

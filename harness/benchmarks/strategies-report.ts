@@ -87,8 +87,9 @@ export function strategiesReportLines(result: StrategiesBenchResult): string[] {
   const added = result.addedLatency;
   if (added) {
     const label = { lean: 'lean clients', sdk: 'the MCP SDK client' } as const;
-    for (const { client, directMs, via } of added.clients) {
-      lines.push('', summaryHeader(`${TOOLS[added.tool].label} one at a time, ${label[client]} (ms)`), summaryRow('direct over stdio', directMs));
+    const when = { 'after-idle': 'first call of a turn (after idle)', 'back-to-back': `calls 2 to ${added.callsPerTurn} of a turn (back to back)` } as const;
+    for (const { client, mode, directMs, via } of added.clients) {
+      lines.push('', summaryHeader(`${TOOLS[added.tool].label} one at a time, ${label[client]}, ${when[mode]} (ms)`), summaryRow('direct over stdio', directMs));
       for (const entry of via) lines.push(summaryRow(TARGETS[entry.target].label, entry.summaryMs));
       for (const entry of via) {
         lines.push(`  added at p50, ${TARGETS[entry.target].label}: ${entry.addedP50Ms.toFixed(3)} ms (${(entry.confidence * 100).toFixed(0)}% CI ${entry.low.toFixed(3)} to ${entry.high.toFixed(3)})`);
@@ -132,9 +133,9 @@ function loadSeries(result: StrategiesBenchResult, tool: ToolName): Series[] {
 export function strategiesResults(result: StrategiesBenchResult, samples: StrategiesSamples): ResultsDocument | undefined {
   const variants: VariantInput[] = [];
   for (const [key, values] of samples.addedLatency) {
-    const [client, name] = key.split('/') as [string, string];
+    const [mode, client, name] = key.split('/') as [string, string, string];
     const where = name === DIRECT ? 'direct over stdio' : TARGETS[name as TargetName].label;
-    variants.push({ variant: `one-at-a-time/${key}`, label: `${TOOLS.fast.label} one at a time, ${client} client: ${where}`, samplesMs: values });
+    variants.push({ variant: key, label: `${TOOLS.fast.label} one at a time, ${mode}, ${client} client: ${where}`, samplesMs: values });
   }
   for (const entry of result.load) {
     const values = samples.sustained.get(`${entry.tool}/${entry.target}`);

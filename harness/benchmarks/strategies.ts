@@ -28,7 +28,7 @@ import type { TargetLine } from '../report/console.js';
 import { treeUsage } from './process-tree.js';
 import { addedMedian } from './strategies-added-latency.js';
 import { leanHttpClient, leanStdioClient, type ToolCaller } from './strategies-lean-clients.js';
-import { CLIENT_KINDS, DIRECT, interleavedLatency, sdkStdioClient, type ClientKind } from './strategies-latency.js';
+import { CLIENT_KINDS, DIRECT, interleavedLatency, LATENCY_MODES, sdkStdioClient, type ClientKind, type LatencyMode } from './strategies-latency.js';
 import { callTool, runStep, TOOLS, type ToolName } from './strategies-load.js';
 import {
   DEFAULT_MAX_ERROR_RATE,
@@ -68,6 +68,8 @@ export interface StrategiesBenchOptions {
   /** Rounds of the added-latency phase (0: skip it). */
   latencyRounds: number;
   latencyWarmupRounds: number;
+  /** Calls each client makes in a row per round: the first after idle, the others back to back. */
+  latencyCallsPerTurn: number;
   seed: number;
   maxInFlight: number;
   startTimeoutMs: number;
@@ -137,8 +139,12 @@ export interface StrategiesBenchResult {
   addedLatency: {
     tool: ToolName;
     rounds: number;
-    /** Per kind of client: `lean` (what the gateway adds; the targets) and `sdk` (what an SDK user sees). */
-    clients: Array<{ client: ClientKind; directMs: Summary; via: AddedLatency[] }>;
+    callsPerTurn: number;
+    /**
+     * Per kind of client, `lean` (what the gateway adds; the targets) and `sdk` (what an SDK user
+     * sees), and per mode: calls after idle and back to back (strategies-latency.ts).
+     */
+    clients: Array<{ client: ClientKind; mode: LatencyMode; directMs: Summary; via: AddedLatency[] }>;
     notSampled: TargetName[];
   } | null;
   load: TargetLoad[];
@@ -154,6 +160,7 @@ export interface StrategiesBenchResult {
 
 /** Raw latencies behind the figures, for the results document (too many for the JSON on stdout). */
 export interface StrategiesSamples {
+  /** `${mode}/${client}/${name}` (`after-idle/lean/direct`) to its calls, in round order. */
   addedLatency: Map<string, number[]>;
   /** `${tool}/${target}` to the latencies of its highest sustained step. */
   sustained: Map<string, number[]>;
@@ -226,27 +233,35 @@ async function measureAddedLatency(options: StrategiesBenchOptions, server: stri
       const session = await connectMcp(one.target.endpoint);
       clients.set(`sdk/${name}`, { callTool: (tool) => callTool(session.client, tool), close: () => session.close() });
     }
-    options.progress(`added latency: ${options.latencyRounds} rounds of ${TOOLS.fast.label}, one call at a time to the server directly and through ${sampled.join(', ')}, lean and SDK clients, in random order`);
-    const samples = await interleavedLatency({
+    options.progress(
+      `added latency: ${options.latencyRounds} rounds of ${TOOLS.fast.label}, ${options.latencyCallsPerTurn} calls in a row to the server directly and through ${sampled.join(', ')}, lean and SDK clients, in random order`,
+    );
+    const sampledByMode = await interleavedLatency({
       clients,
       tool: TOOLS.fast,
       rounds: options.latencyRounds,
       warmupRounds: options.latencyWarmupRounds,
+      callsPerTurn: options.latencyCallsPerTurn,
       seed: options.seed,
       onRound: (done) => {
         if (done % Math.max(1, Math.round(options.latencyRounds / 4)) === 0) options.progress(`  ${done}/${options.latencyRounds} rounds`);
       },
     });
-    const byClient = CLIENT_KINDS.map((client) => {
-      const direct = samples.get(`${client}/${DIRECT}`)!;
-      const via = sampled.map((target): AddedLatency => {
-        const through = samples.get(`${client}/${target}`)!;
-        const interval = addedMedian(direct, through, { seed: options.seed });
-        return { target, summaryMs: summarize(through), addedP50Ms: interval.differenceMs, low: interval.low, high: interval.high, confidence: interval.confidence };
-      });
-      return { client, directMs: summarize(direct), via };
-    });
-    return { result: { tool: 'fast', rounds: options.latencyRounds, clients: byClient, notSampled }, samples };
+    const samples = new Map<string, number[]>();
+    const entries = CLIENT_KINDS.flatMap((client) =>
+      LATENCY_MODES.map((mode) => {
+        const byName = sampledByMode[mode];
+        for (const [name, values] of byName) if (name.startsWith(`${client}/`)) samples.set(`${mode}/${name}`, values);
+        const direct = byName.get(`${client}/${DIRECT}`)!;
+        const via = sampled.map((target): AddedLatency => {
+          const through = byName.get(`${client}/${target}`)!;
+          const interval = addedMedian(direct, through, { seed: options.seed });
+          return { target, summaryMs: summarize(through), addedP50Ms: interval.differenceMs, low: interval.low, high: interval.high, confidence: interval.confidence };
+        });
+        return { client, mode, directMs: summarize(direct), via };
+      }),
+    );
+    return { result: { tool: 'fast', rounds: options.latencyRounds, callsPerTurn: options.latencyCallsPerTurn, clients: entries, notSampled }, samples };
   } finally {
     for (const client of clients.values()) await client.close().catch(() => undefined);
     for (const one of started) await one.target.stop();

@@ -123,7 +123,7 @@ const calibrateCommand: CommandModule<object, CalibrateArgs> = {
   builder: (yargs: Argv) =>
     pairedOptions(verdictOptions(yargs), 30)
       .option('pairs', { type: 'number', default: 20, describe: 'A/A pairs (and as many delayed pairs with --inject-delay-ms)' })
-      .option('inject-delay-ms', { type: 'string', describe: "Also run pairs whose candidate agent adds this delay: milliseconds (20) or a share of each activation's own time (20%)" })
+      .option('inject-delay-ms', { type: 'string', describe: 'Also run pairs whose candidate agent adds a fixed delay to every activation: milliseconds (20), or a share (20%) of the p50 the A/A pair before it measured' })
       .option('check', { type: 'boolean', default: false, describe: 'Exit 1 when the false-alarm rate is over 5% or the detection rate under 95%' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the calibration as JSON on stdout' }) as unknown as Argv<CalibrateArgs>,
   handler: handler(async (argv: CalibrateArgs) => {

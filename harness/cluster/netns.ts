@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CleanupStack } from '../../runner/cleanup-stack.js';
-import { findExecutable, requireExecutable, run } from '../../runner/exec.js';
+import { findExecutable, isProcessAlive, requireExecutable, run } from '../../runner/exec.js';
 import { unusedSubnet } from './private-subnet.js';
 
 export const NAMESPACE_PREFIX = 'mcpwarm-';
@@ -37,12 +37,56 @@ export function netnsUnavailableReason(): string | undefined {
 }
 
 /**
- * Makes the namespace and its veth pair. `id` (8 hex digits by default, random) names both;
- * a name already taken is an error, and what already has it is left alone.
+ * An id that names the process owning the namespace: `o`, 4 random hex digits, the pid in base 36
+ * (at most 11 characters, so `mwh<id>` fits a device name's 15). A random hex id never starts with
+ * `o`, so only namespaces made this way are ever swept.
+ */
+export function ownedNamespaceId(pid: number = process.pid): string {
+  return `o${randomBytes(2).toString('hex')}${pid.toString(36)}`;
+}
+
+/** The owner's pid of a namespace name made from an owned id, or undefined for any other name. */
+export function namespaceOwner(name: string): number | undefined {
+  const match = new RegExp(`^${NAMESPACE_PREFIX}o[0-9a-f]{4}([0-9a-z]{1,6})$`).exec(name);
+  return match ? Number.parseInt(match[1]!, 36) : undefined;
+}
+
+/**
+ * Removes what runs killed outright (SIGKILL, a crash) left: each namespace of an owned id whose
+ * owner is gone, the processes still inside it (a registry outlives the run that started it), and
+ * its veth pair. Namespaces of live owners, and any other namespace, are left alone. Returns the
+ * names removed.
+ */
+export async function sweepStaleNamespaces(): Promise<string[]> {
+  const ip = requireExecutable('ip', 'iproute2');
+  const swept: string[] = [];
+  for (const name of await namespaceNames()) {
+    const owner = namespaceOwner(name);
+    if (owner === undefined || isProcessAlive(owner)) continue;
+    const inside = (await run(ip, ['netns', 'pids', name]).catch(() => '')).split('\n').filter(Boolean).map(Number);
+    for (const pid of inside) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    await deleteDevice(ip, `mwh${name.slice(NAMESPACE_PREFIX.length)}`);
+    await deleteNamespace(ip, name);
+    swept.push(name);
+  }
+  return swept;
+}
+
+/**
+ * Makes the namespace and its veth pair, after sweeping what killed runs left. `id` (by default
+ * an owned one: ownedNamespaceId) names both; a name already taken is an error, and what already
+ * has it is left alone.
  */
 export async function createVethNamespace(options: { id?: string } = {}): Promise<VethNamespace> {
   const ip = requireExecutable('ip', 'iproute2');
-  const id = options.id ?? randomBytes(4).toString('hex');
+  await sweepStaleNamespaces();
+  const id = options.id ?? ownedNamespaceId();
   if (!/^[0-9a-z]{1,12}$/.test(id)) throw new Error(`namespace id ${id}: expected 1 to 12 lowercase letters or digits`);
   const name = `${NAMESPACE_PREFIX}${id}`;
   const hostDevice = `mwh${id}`;

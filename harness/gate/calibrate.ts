@@ -57,6 +57,19 @@ export function formatInjectedDelay(delay: InjectedDelay): string {
 }
 
 /**
+ * The fixed delay, in ms, a delayed pair's candidate adds to every activation. A share (`20%`) is
+ * of the p50 the A/A pair before it measured end to end (both sides' samples): a fixed delay of
+ * that size puts the candidate's p50 that share above the baseline's, which is the regression the
+ * gate is to catch. (A share of each activation's own time in the agent would be a share of only
+ * the part the agent times, and a smaller change of the p50 than the one named.)
+ */
+export function delayForPair(delay: InjectedDelay, aaSamplesMs: readonly number[]): number {
+  if ('ms' in delay) return delay.ms;
+  if (aaSamplesMs.length === 0) throw new RangeError('a share of the p50 needs A/A samples');
+  return delay.fraction * summarize(aaSamplesMs).p50;
+}
+
+/**
  * Calibration runs dozens of pairs, each with two agents of its own: a pair that fails to run (an
  * agent that does not come up on a loaded machine, a sandbox launch that fails) is run again rather
  * than the whole calibration lost. Bad input (exit 2) is not retried.
@@ -101,9 +114,10 @@ export async function calibrate(options: CalibrationOptions): Promise<Calibratio
     const injectedMs: number[] = [];
     const shares: number[] = [];
     for (let pair = 1; pair <= options.pairs; pair += 1) {
-      await runPair('A/A', pair, [{ name: 'a' }, { name: 'b' }], aa);
-      if (delay === undefined) continue;
-      const samples = await runPair('delayed', pair, [{ name: 'base' }, { name: 'delayed', extraArgs: [`--inject-delay-ms=${delay}`] }], delayed);
+      const aaSamples = await runPair('A/A', pair, [{ name: 'a' }, { name: 'b' }], aa);
+      if (options.injectedDelay === undefined) continue;
+      const delayMs = delayForPair(options.injectedDelay, aaSamples.samplesMs.flat());
+      const samples = await runPair('delayed', pair, [{ name: 'base' }, { name: 'delayed', extraArgs: [`--inject-delay-ms=${delayMs.toFixed(2)}`] }], delayed);
       for (const phases of samples.phases[1]) {
         injectedMs.push(phases.injectedDelayMs ?? 0);
         shares.push((phases.injectedDelayMs ?? 0) / (phases.totalMs - (phases.injectedDelayMs ?? 0)));

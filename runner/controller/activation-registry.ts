@@ -33,6 +33,11 @@ export class ActivationRegistry<A extends { activationId: string; runner: string
     return this.live.has(activationId);
   }
 
+  /** Whether this registry ended the activation (and still remembers it). */
+  hasEnded(activationId: string): boolean {
+    return this.ended.has(activationId);
+  }
+
   onRunner(runnerId: string): A | undefined {
     for (const activation of this.live.values()) if (activation.runner === runnerId) return activation;
     return undefined;

@@ -114,6 +114,23 @@ export class ActivationService {
     return activation;
   }
 
+  /**
+   * The live activation with this id: this replica's, or one another replica made, found by the
+   * annotations of its runner in the pool's view of the substrate and taken over, so that any
+   * replica behind a Service serves an activation's MCP endpoint, GET and DELETE. Otherwise
+   * INSTANCE_NOT_FOUND (with why it ended, when it ended here).
+   */
+  async find(activationId: string): Promise<Activation> {
+    if (!this.registry.has(activationId) && !this.registry.hasEnded(activationId)) {
+      const runner = this.options.pool.runners().find((r) => r.annotations[ACTIVATION_ANNOTATION] === activationId && recoveryAction(r) === 'recover');
+      const check = runner ? await this.options.runners.instance(runner, activationId) : undefined;
+      if (runner && check?.info?.state === 'running' && !this.registry.has(activationId) && !this.registry.hasEnded(activationId)) {
+        this.registry.add(recoveredActivation(runner, check.info));
+      }
+    }
+    return this.registry.get(activationId);
+  }
+
   /** Ends an activation once: its instance stopped (when `graceful`), its runner destroyed and replaced. */
   async end(activation: Activation, reason: EndReason, graceful = reason === 'deleted'): Promise<void> {
     if (!this.registry.end(activation.activationId, reason)) return;

@@ -145,7 +145,7 @@ export async function startController(options: ControllerOptions, runnerToken: s
     const server = /^\/servers\/([^/]+)(?:\/(start|stop|scale))?$/.exec(path);
     if (server) return serverRoute(req, res, decodeURIComponent(server[1]!), server[2]);
     const match = /^\/activations\/(a-[0-9a-f]{12})(\/mcp)?$/.exec(path);
-    const activation = match ? registry.get(match[1]!) : undefined;
+    const activation = match ? await service.find(match[1]!) : undefined;
     if (activation && match![2] === '/mcp') return service.relayFailed(activation, await relayMcp(req, res, new URL(activation.runnerEndpoint), runnerToken));
     if (activation && req.method === 'GET') return sendJson(res, 200, activation);
     if (activation && req.method === 'DELETE') {

@@ -77,7 +77,8 @@ export class LineDecoder {
   }
 
   private endLine(decoded: DecodedLine[]): void {
-    const line = Buffer.concat(this.pending);
+    // Most lines arrive in one chunk: no copy for those.
+    const line = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
     if (this.discarding) {

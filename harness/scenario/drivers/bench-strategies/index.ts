@@ -1,12 +1,14 @@
 /**
  * `bench strategies` as a whole-run driver. Its figures: the results' variants (one call at a
- * time, and each gateway's highest sustained step), `added` (per proxy strategy, `added/s-rard`:
- * p50 added over direct stdio with lean clients), `p-rard-vs-s-rard` (speedup: sustained rate on
+ * time after idle and back to back, and each gateway's highest sustained step), `added` and
+ * `added-back-to-back` (per proxy strategy, `added/s-rard`: p50 added over direct stdio with lean
+ * clients, after idle and back to back), `p-rard-vs-s-rard` (speedup: sustained rate on
  * the 100 ms tool) and `proxy-vs-supergateway` (speedup: best strategy over supergateway's best
  * mode on the fast tool), each when the run measured what it compares.
  */
 import { strategiesSettings } from '../../../benchmarks/strategies-options.js';
 import { strategiesReportLines, strategiesResults } from '../../../benchmarks/strategies-report.js';
+import type { LatencyMode } from '../../../benchmarks/strategies-latency.js';
 import { TARGETS } from '../../../benchmarks/strategies-targets.js';
 import { runStrategiesBenchmark, type StrategiesBenchResult, type StrategiesSamples } from '../../../benchmarks/strategies.js';
 import { summarize } from '../../../measure/stats.js';
@@ -21,13 +23,16 @@ interface StrategiesRun {
 
 function figures({ result, samples }: StrategiesRun): VariantFigures[] {
   const { config, comparisons } = result;
-  const lean = result.addedLatency?.clients.find((entry) => entry.client === 'lean');
-  return [
-    ...[...samples.addedLatency].map(([key, values]) => summaryFigures(`one-at-a-time/${key}`, `one-at-a-time/${key}`, summarize(values))),
-    ...[...samples.sustained].map(([key, values]) => summaryFigures(key, key, summarize(values))),
-    ...(lean?.via ?? [])
+  const lean = (mode: LatencyMode) => result.addedLatency?.clients.find((entry) => entry.client === 'lean' && entry.mode === mode)?.via ?? [];
+  const added = (mode: LatencyMode, subject: string, when: string) =>
+    lean(mode)
       .filter((via) => TARGETS[via.target].family === 'proxy')
-      .map((via) => derivedFigures(`added/${via.target}`, 'added', { latencyMs: { p50: via.addedP50Ms } }, { p50: `added p50 latency, ${TARGETS[via.target].label} over direct stdio, lean clients (ms)` })),
+      .map((via) => derivedFigures(`${subject}/${via.target}`, subject, { latencyMs: { p50: via.addedP50Ms } }, { p50: `added p50 latency, ${TARGETS[via.target].label} over direct stdio, lean clients, ${when} (ms)` }));
+  return [
+    ...[...samples.addedLatency].map(([key, values]) => summaryFigures(key, key, summarize(values))),
+    ...[...samples.sustained].map(([key, values]) => summaryFigures(key, key, summarize(values))),
+    ...added('after-idle', 'added', 'after idle'),
+    ...added('back-to-back', 'added-back-to-back', 'back to back'),
     ...(comparisons.pooledOverSerialSlow !== null
       ? [
           derivedFigures('p-rard-vs-s-rard', 'p-rard-vs-s-rard', { metrics: { speedup: comparisons.pooledOverSerialSlow } }, {

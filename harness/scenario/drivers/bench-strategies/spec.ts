@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { strategiesFlagProblems, strategiesSettings, type StrategiesFlags, type StrategiesSettings } from '../../../benchmarks/strategies-options.js';
-import { CLIENT_KINDS, DIRECT } from '../../../benchmarks/strategies-latency.js';
+import { CLIENT_KINDS, DIRECT, LATENCY_MODES } from '../../../benchmarks/strategies-latency.js';
 import { TOOLS } from '../../../benchmarks/strategies-load.js';
 import { TARGETS } from '../../../benchmarks/strategies-targets.js';
 import { strictMapping } from '../../problems.js';
@@ -65,7 +65,7 @@ export const benchStrategiesSpec: DriverSpecDefinition<BenchStrategiesSpec> = {
     const settings = settingsOf(spec);
     return [
       settings.latencyRounds > 0
-        ? `added latency: ${settings.latencyRounds} rounds (after ${settings.latencyWarmupRounds} warm-up) of one ${TOOLS.fast.label} call at a time, directly over stdio and through each gateway, lean and SDK clients, in random order`
+        ? `added latency: ${settings.latencyRounds} rounds (after ${settings.latencyWarmupRounds} warm-up) of ${settings.latencyCallsPerTurn} ${TOOLS.fast.label} calls in a row, one at a time, directly over stdio and through each gateway, lean and SDK clients, in random order (the first call of a turn after idle, the rest back to back)`
         : 'added latency: skipped (no rounds)',
       ...settings.tools.map(
         (tool) =>
@@ -78,10 +78,13 @@ export const benchStrategiesSpec: DriverSpecDefinition<BenchStrategiesSpec> = {
       const settings = settingsOf(spec);
       const interleaved = settings.latencyRounds > 0 ? [DIRECT, ...settings.targets.filter((target) => TARGETS[target].interleaved)] : [];
       return [
-        ...(interleaved.length > 1 ? CLIENT_KINDS.flatMap((client) => interleaved.map((name) => `one-at-a-time/${client}/${name}`)) : []),
+        ...(interleaved.length > 1 ? LATENCY_MODES.flatMap((mode) => CLIENT_KINDS.flatMap((client) => interleaved.map((name) => `${mode}/${client}/${name}`))) : []),
         ...settings.tools.flatMap((tool) => settings.targets.map((target) => `${tool}/${target}`)),
       ];
     },
-    subjects: (spec) => ['added', ...settingsOf(spec).targets.filter((target) => TARGETS[target].family === 'proxy').map((target) => `added/${target}`), 'p-rard-vs-s-rard', 'proxy-vs-supergateway'],
+    subjects: (spec) => {
+      const proxies = settingsOf(spec).targets.filter((target) => TARGETS[target].family === 'proxy');
+      return [...['added', 'added-back-to-back'].flatMap((subject) => [subject, ...proxies.map((target) => `${subject}/${target}`)]), 'p-rard-vs-s-rard', 'proxy-vs-supergateway'];
+    },
   },
 };

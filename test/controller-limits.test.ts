@@ -27,11 +27,12 @@ import { processesMentioning } from './support/processes.js';
 
 const HANGING_AGENT = fileURLToPath(new URL('./support/hanging-agent.ts', import.meta.url));
 /**
- * With the requests' readiness timeout of 10 s: an agent silent for 12 s is lost. A working
- * runner must pull, unpack and start the fixture within it, on a machine busy with other suites.
+ * With the requests' readiness timeout of 25 s: an agent silent for 27 s is lost. The same limit
+ * holds for the working runner of the retry, which must start, pull, unpack and run the fixture
+ * within it on a machine busy with other suites (12 s was seen to be too little).
  */
 const GRACE_MS = 2000;
-const READINESS_MS = 10_000;
+const READINESS_MS = 25_000;
 
 let images: ImageFixture;
 
@@ -80,7 +81,7 @@ describe('a runner that accepts the activation and never answers', () => {
     } finally {
       await harness.close();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('answers a coded error when the second runner hangs too, and destroys both', async () => {
     const harness = await withHangingRunners('hung-twice', 2, { size: 1, controller: { activateGraceMs: GRACE_MS } });
@@ -106,7 +107,7 @@ describe('a runner that accepts the activation and never answers', () => {
     } finally {
       await harness.close();
     }
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('stopping the controller', () => {

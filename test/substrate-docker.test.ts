@@ -21,7 +21,7 @@ import { runnerToken } from '../runner/controller/runner-token.js';
 import { isMcpWarmError } from '../runner/errors.js';
 import { CONTAINER_CACHE_DIR, CONTAINER_TOKEN_FILE, LABELS } from '../runner/substrates/docker/container-spec.js';
 import { DockerSubstrate, type DockerSubstrateOptions } from '../runner/substrates/docker/index.js';
-import { ensureRunnerImage, type RunnerImage } from '../runner/substrates/docker/runner-image.js';
+import { ensureRunnerImage, pruneRunnerImages, type RunnerImage } from '../runner/substrates/docker/runner-image.js';
 import type { RunnerEvent } from '../runner/substrates/types.js';
 import { imageFixture, type ImageFixture } from './support/agent-fixture.js';
 import { caught } from './support/caught.js';
@@ -110,6 +110,30 @@ describe.skipIf(engine === undefined)('docker substrate', () => {
     expect(cli.stderr).toContain(`${runnerImage.tag} (${runnerImage.imageId}): already in the engine`);
     // Fingerprinting reads every input file twice here (library and CLI): slow on a loaded machine.
   }, 240_000);
+
+  it("prunes other trees' runner images, keeping this tree's and one a container still uses", async () => {
+    // A repository of this test's own, so no other runner image of the engine is touched.
+    const repo = `mcpwarm-runner-prune-test-${process.pid}`;
+    const [current, stale, inUse] = [runnerImage.tag.split(':')[1]!, '0000000000000000', '1111111111111111'];
+    const image = docker.getImage(runnerImage.tag);
+    await image.tag({ repo, tag: current });
+    await image.tag({ repo, tag: stale });
+    // An image of its own (a commit of an unstarted container) with a container made from it: the engine must keep it.
+    const base = await docker.createContainer({ Image: runnerImage.tag });
+    await base.commit({ repo, tag: inUse });
+    const user = await docker.createContainer({ Image: `${repo}:${inUse}` });
+    try {
+      const pruned = await pruneRunnerImages({ socketPath: engine!.socketPath, repository: repo });
+      expect(pruned).toMatchObject({ current: `${repo}:${current}`, removed: [`${repo}:${stale}`], kept: [{ tag: `${repo}:${inUse}` }] });
+      const tags = (await docker.listImages({ filters: { reference: [repo] } })).flatMap((i) => i.RepoTags ?? []).sort();
+      expect(tags).toEqual([`${repo}:${current}`, `${repo}:${inUse}`].sort());
+      expect((await docker.getImage(runnerImage.tag).inspect()).Id).toBe(runnerImage.imageId);
+    } finally {
+      await user.remove({ force: true });
+      await base.remove({ force: true });
+      for (const tag of [current, stale, inUse]) await docker.getImage(`${repo}:${tag}`).remove().catch(() => undefined);
+    }
+  });
 
   describeSubstrateConformance({
     name: 'docker',

@@ -1,22 +1,22 @@
 import type { Argv, CommandModule } from 'yargs';
-import { ensureRunnerImage } from '../../runner/substrates/docker/runner-image.js';
+import { ensureRunnerImage, pruneRunnerImages } from '../../runner/substrates/docker/runner-image.js';
 import { dockerSocketPath } from '../../runner/substrates/docker/engine.js';
 import { dockerdStatus, ensureDockerd, stopDockerd } from '../cluster/dockerd.js';
 import { handler, ms, printJson, say, type JsonFlag } from './output.js';
 import { defaultDockerdDir } from './paths.js';
 
 interface DockerArgs extends JsonFlag {
-  action: 'up' | 'down' | 'status' | 'runner-image';
+  action: 'up' | 'down' | 'status' | 'runner-image' | 'prune';
   spec?: string;
 }
 
 export const dockerCommand: CommandModule<object, DockerArgs> = {
   command: 'docker <action>',
-  describe: 'The Docker engine the docker substrate and benchmarks use (up, down, status), and the runner image in it (runner-image)',
+  describe: "The Docker engine the docker substrate and benchmarks use (up, down, status), the runner image in it (runner-image), and removing other trees' runner images (prune)",
   builder: (yargs: Argv) =>
     yargs
-      .positional('action', { choices: ['up', 'down', 'status', 'runner-image'] as const, demandOption: true })
-      .option('spec', { type: 'string', describe: 'runner-image: the image spec (default scenarios/images/runner.image.yaml)' })
+      .positional('action', { choices: ['up', 'down', 'status', 'runner-image', 'prune'] as const, demandOption: true })
+      .option('spec', { type: 'string', describe: 'runner-image, prune: the image spec (default scenarios/images/runner.image.yaml)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print one JSON document on stdout' }) as Argv<DockerArgs>,
   handler: handler(async (argv: DockerArgs) => {
     const stateDir = defaultDockerdDir();
@@ -36,6 +36,13 @@ export const dockerCommand: CommandModule<object, DockerArgs> = {
       const timing = buildMs === undefined ? `already in the engine (fingerprint ${ms(fingerprintMs)})` : `built in ${ms(buildMs)} and loaded in ${ms(loadMs!)}`;
       say(`${image.tag} (${image.imageId}): ${timing}`);
       if (argv.json) printJson(image);
+    } else if (argv.action === 'prune') {
+      const socketPath = dockerSocketPath();
+      const pruned = await pruneRunnerImages({ socketPath, ...(argv.spec ? { spec: argv.spec } : {}) });
+      for (const tag of pruned.removed) say(`removed ${tag}`);
+      for (const { tag, reason } of pruned.kept) say(`kept ${tag}: ${reason}`);
+      say(`${pruned.removed.length} runner image tag(s) removed, ${pruned.kept.length} kept in use; this tree's ${pruned.current} is left alone`);
+      if (argv.json) printJson(pruned);
     } else {
       const status = await dockerdStatus(stateDir);
       say(status.answering ? `Docker engine ${status.version} answering on ${status.socketPath}` : `no Docker engine answers on ${status.socketPath}`);

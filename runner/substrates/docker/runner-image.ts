@@ -63,6 +63,11 @@ function loadOutcome(docker: Docker, stream: NodeJS.ReadableStream): Promise<voi
   });
 }
 
+/** This tree's runner image tag: the repository (`mcpwarm-runner`) and the fingerprint of what the build reads. */
+async function runnerImageTag(spec: string, repository = RUNNER_IMAGE_REPOSITORY): Promise<string> {
+  return `${repository}:${digestHex(await specFingerprint(spec)).slice(0, TAG_HEX_LENGTH)}`;
+}
+
 /** The runner image in the engine: found by its fingerprint tag, else built and loaded. */
 export async function ensureRunnerImage(options: RunnerImageOptions): Promise<RunnerImage> {
   const { socketPath } = options;
@@ -70,7 +75,7 @@ export async function ensureRunnerImage(options: RunnerImageOptions): Promise<Ru
   await engineCall(socketPath, 'ping', () => docker.ping());
   const spec = options.spec ?? defaultRunnerSpec();
   let start = performance.now();
-  const tag = `${RUNNER_IMAGE_REPOSITORY}:${digestHex(await specFingerprint(spec)).slice(0, TAG_HEX_LENGTH)}`;
+  const tag = await runnerImageTag(spec);
   const fingerprintMs = performance.now() - start;
   const existing = await engineCallIfPresent(socketPath, `inspecting image ${tag}`, () => docker.getImage(tag).inspect());
   if (existing !== undefined) return { tag, imageId: existing.Id, loaded: false, phases: { fingerprintMs } };
@@ -86,4 +91,38 @@ export async function ensureRunnerImage(options: RunnerImageOptions): Promise<Ru
   } finally {
     await image.cleanup();
   }
+}
+
+export interface RunnerImagePrune {
+  /** This tree's tag, never removed. */
+  current: string;
+  removed: string[];
+  /** Tags the engine would not remove (a container still uses the image), with its answer. */
+  kept: Array<{ tag: string; reason: string }>;
+}
+
+/**
+ * Removes the runner images of other trees: every tag of the repository (`mcpwarm-runner`) but
+ * this tree's, each
+ * built once per change of the tree (about 265 MB). The engine refuses to remove an image a
+ * container still uses (409): that one is kept and reported. Run on purpose, not after each build,
+ * since another checkout on the same engine may be about to start runners from its own tag.
+ */
+export async function pruneRunnerImages(options: RunnerImageOptions & { repository?: string }): Promise<RunnerImagePrune> {
+  const { socketPath, repository = RUNNER_IMAGE_REPOSITORY } = options;
+  const docker = dockerClient(socketPath);
+  const current = await runnerImageTag(options.spec ?? defaultRunnerSpec(), repository);
+  const images = await engineCall(socketPath, 'listing the runner images', () => docker.listImages({ filters: { reference: [repository] } }));
+  const tags = images.flatMap((image) => image.RepoTags ?? []).filter((tag) => tag.startsWith(`${repository}:`) && tag !== current);
+  const result: RunnerImagePrune = { current, removed: [], kept: [] };
+  for (const tag of tags.sort()) {
+    try {
+      // Undefined: removed by someone else meanwhile.
+      if ((await engineCallIfPresent(socketPath, `removing image ${tag}`, () => docker.getImage(tag).remove())) !== undefined) result.removed.push(tag);
+    } catch (error) {
+      if ((error as McpWarmError).details?.status !== 409) throw error;
+      result.kept.push({ tag, reason: (error as Error).message });
+    }
+  }
+  return result;
 }

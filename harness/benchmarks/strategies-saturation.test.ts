@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { geometricLadder, judgeStep, nextRate, saturated, slope, stepDurationMs, stepFigures, stepSchedule, sustainableRate, worthRetrying, type StepOutcome, type TriedRate } from './strategies-saturation.js';
+import { geometricLadder, judgeStep, nextRate, ratioBound, saturated, slope, stepDurationMs, stepFigures, stepSchedule, sustainableRate, worthRetrying, type StepOutcome, type TriedRate } from './strategies-saturation.js';
 
 const criteria = { maxErrorRate: 0.01, p99BoundMs: 50, minAchievedShare: 0.9 };
 
@@ -142,5 +142,15 @@ describe('stepSchedule', () => {
     const gaps = offsets.slice(1).map((at, i) => at - offsets[i]!);
     expect(Math.min(...gaps)).toBeLessThan(1);
     expect(Math.max(...gaps)).toBeGreaterThan(40);
+  });
+});
+
+describe('ratioBound', () => {
+  it('is exact only when both rates are saturation points, and a bound in the direction of the side that is not', () => {
+    expect(ratioBound(true, true)).toBe('exact');
+    // The numerator could have sustained more: the ratio is at least what it shows.
+    expect(ratioBound(false, true)).toBe('lower');
+    expect(ratioBound(true, false)).toBe('upper');
+    expect(ratioBound(false, false)).toBe('unknown');
   });
 });

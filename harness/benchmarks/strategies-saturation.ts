@@ -159,6 +159,18 @@ export function saturated(tried: readonly TriedRate[]): boolean {
   return tried.some((step) => !step.sustained);
 }
 
+/**
+ * What a ratio of two sustained rates is worth: a side that sustained the top of its ladder was
+ * never saturated, so its rate is only a lower bound, and so is the ratio when that side is the
+ * numerator (an upper bound when it is the denominator; unknown when both are).
+ */
+export type RatioBound = 'exact' | 'lower' | 'upper' | 'unknown';
+
+export function ratioBound(numeratorSaturated: boolean, denominatorSaturated: boolean): RatioBound {
+  if (numeratorSaturated) return denominatorSaturated ? 'exact' : 'upper';
+  return denominatorSaturated ? 'lower' : 'unknown';
+}
+
 /** A geometric ladder: `start`, `start x factor`, ... up to `max`. */
 export function geometricLadder(start: number, factor: number, max: number): number[] {
   const ladder: number[] = [];

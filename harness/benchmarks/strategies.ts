@@ -35,10 +35,12 @@ import {
   DEFAULT_MIN_ACHIEVED_SHARE,
   judgeStep,
   nextRate,
+  ratioBound,
   saturated,
   stepDurationMs,
   sustainableRate,
   worthRetrying,
+  type RatioBound,
   type StepFigures,
   type StepVerdict,
   type TriedRate,
@@ -152,7 +154,7 @@ export interface StrategiesBenchResult {
     /** P-RARD's sustained rate over S-RARD's on the slow tool. */
     pooledOverSerialSlow: number | null;
     /** The best proxy strategy's sustained rate over supergateway's best mode's on the fast tool. */
-    proxyOverSupergatewayFast: { ratio: number; proxy: TargetName; supergateway: TargetName } | null;
+    proxyOverSupergatewayFast: { ratio: number; proxy: TargetName; supergateway: TargetName; bound: RatioBound } | null;
   };
   /** The scenario's thresholds judged on the run's figures: none from the run itself, the scenario engine adds them. */
   targets: TargetLine[];
@@ -361,8 +363,10 @@ const sustainedRateOf = (load: readonly TargetLoad[], tool: ToolName, target: Ta
   return found === undefined ? undefined : (found.sustained?.rate ?? 0);
 };
 
-function bestOf(load: readonly TargetLoad[], tool: ToolName, family: 'proxy' | 'supergateway'): { target: TargetName; rate: number } | undefined {
-  const entries = load.filter((entry) => entry.tool === tool && TARGETS[entry.target].family === family).map((entry) => ({ target: entry.target, rate: entry.sustained?.rate ?? 0 }));
+function bestOf(load: readonly TargetLoad[], tool: ToolName, family: 'proxy' | 'supergateway'): { target: TargetName; rate: number; saturated: boolean } | undefined {
+  const entries = load
+    .filter((entry) => entry.tool === tool && TARGETS[entry.target].family === family)
+    .map((entry) => ({ target: entry.target, rate: entry.sustained?.rate ?? 0, saturated: entry.sustained?.saturated ?? true }));
   return entries.sort((a, b) => b.rate - a.rate)[0];
 }
 
@@ -377,7 +381,10 @@ function strategiesComparisons(load: readonly TargetLoad[]): StrategiesBenchResu
   const supergateway = bestOf(load, 'fast', 'supergateway');
   return {
     pooledOverSerialSlow: pooled !== undefined && serial !== undefined ? ratio(pooled, serial) : null,
-    proxyOverSupergatewayFast: proxy && supergateway ? { ratio: ratio(proxy.rate, supergateway.rate), proxy: proxy.target, supergateway: supergateway.target } : null,
+    proxyOverSupergatewayFast:
+      proxy && supergateway
+        ? { ratio: ratio(proxy.rate, supergateway.rate), proxy: proxy.target, supergateway: supergateway.target, bound: ratioBound(proxy.saturated, supergateway.saturated) }
+        : null,
   };
 }
 

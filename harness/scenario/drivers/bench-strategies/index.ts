@@ -10,6 +10,7 @@ import { strategiesSettings } from '../../../benchmarks/strategies-options.js';
 import { strategiesReportLines, strategiesResults } from '../../../benchmarks/strategies-report.js';
 import type { LatencyMode } from '../../../benchmarks/strategies-latency.js';
 import { TARGETS } from '../../../benchmarks/strategies-targets.js';
+import type { RatioBound } from '../../../benchmarks/strategies-saturation.js';
 import { runStrategiesBenchmark, type StrategiesBenchResult, type StrategiesSamples } from '../../../benchmarks/strategies.js';
 import { summarize } from '../../../measure/stats.js';
 import type { VariantFigures } from '../../thresholds.js';
@@ -20,6 +21,14 @@ interface StrategiesRun {
   result: StrategiesBenchResult;
   samples: StrategiesSamples;
 }
+
+/** Said of a ratio one of whose rates is the top of its ladder, not a saturation point. */
+const BOUND_NOTES: Record<RatioBound, string> = {
+  exact: '',
+  lower: "; a lower bound: the strategy sustained the ladder's top",
+  upper: "; an upper bound: supergateway sustained the ladder's top",
+  unknown: "; unknown: both sustained the ladder's top",
+};
 
 function figures({ result, samples }: StrategiesRun): VariantFigures[] {
   const { config, comparisons } = result;
@@ -43,7 +52,7 @@ function figures({ result, samples }: StrategiesRun): VariantFigures[] {
     ...(comparisons.proxyOverSupergatewayFast !== null
       ? [
           derivedFigures('proxy-vs-supergateway', 'proxy-vs-supergateway', { metrics: { speedup: comparisons.proxyOverSupergatewayFast.ratio } }, {
-            speedup: `best strategy (${comparisons.proxyOverSupergatewayFast.proxy}) over supergateway's best (${comparisons.proxyOverSupergatewayFast.supergateway}), sustained rate on the fast tool at p99 <= ${config.p99BoundMs.fast} ms (x)`,
+            speedup: `best strategy (${comparisons.proxyOverSupergatewayFast.proxy}) over supergateway's best (${comparisons.proxyOverSupergatewayFast.supergateway}), sustained rate on the fast tool at p99 <= ${config.p99BoundMs.fast} ms (x)${BOUND_NOTES[comparisons.proxyOverSupergatewayFast.bound]}`,
           }),
         ]
       : []),

@@ -250,19 +250,18 @@ async function measureAddedLatency(options: StrategiesBenchOptions, server: stri
       },
     });
     const samples = new Map<string, number[]>();
-    const entries = CLIENT_KINDS.flatMap((client) =>
-      LATENCY_MODES.map((mode) => {
-        const byName = sampledByMode[mode];
-        for (const [name, values] of byName) if (name.startsWith(`${client}/`)) samples.set(`${mode}/${name}`, values);
-        const direct = byName.get(`${client}/${DIRECT}`)!;
+    const entries: NonNullable<StrategiesBenchResult['addedLatency']>['clients'] = [];
+    for (const client of CLIENT_KINDS) {
+      for (const mode of LATENCY_MODES) {
+        const of = (name: string): number[] => sampledByMode[mode].get(`${client}/${name}`)!;
+        for (const name of [DIRECT, ...sampled]) samples.set(`${mode}/${client}/${name}`, of(name));
         const via = sampled.map((target): AddedLatency => {
-          const through = byName.get(`${client}/${target}`)!;
-          const interval = addedMedian(direct, through, { seed: options.seed });
-          return { target, summaryMs: summarize(through), addedP50Ms: interval.differenceMs, low: interval.low, high: interval.high, confidence: interval.confidence };
+          const interval = addedMedian(of(DIRECT), of(target), { seed: options.seed });
+          return { target, summaryMs: summarize(of(target)), addedP50Ms: interval.differenceMs, low: interval.low, high: interval.high, confidence: interval.confidence };
         });
-        return { client, mode, directMs: summarize(direct), via };
-      }),
-    );
+        entries.push({ client, mode, directMs: summarize(of(DIRECT)), via });
+      }
+    }
     return { result: { tool: 'fast', rounds: options.latencyRounds, callsPerTurn: options.latencyCallsPerTurn, clients: entries, notSampled }, samples };
   } finally {
     for (const client of clients.values()) await client.close().catch(() => undefined);

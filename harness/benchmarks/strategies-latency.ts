@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { BENCH_CLIENT_INFO } from '../load/mcp-http-load.js';
 import { seededRandom } from '../measure/prng.js';
 import { shuffled } from '../measure/stats.js';
 import type { ToolCaller } from './strategies-lean-clients.js';
@@ -20,7 +21,7 @@ export const DIRECT = 'direct';
 
 /** The server over stdio with the SDK client: the floor of the SDK side. */
 export async function sdkStdioClient(server: readonly string[]): Promise<ToolCaller> {
-  const client = new Client({ name: 'mcpwarm-bench', version: '1.0.0' });
+  const client = new Client(BENCH_CLIENT_INFO);
   await client.connect(new StdioClientTransport({ command: server[0]!, args: server.slice(1), stderr: 'ignore' }));
   return { callTool: (tool) => callTool(client, tool), close: () => client.close() };
 }

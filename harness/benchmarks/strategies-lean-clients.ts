@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { Client } from 'undici';
 import { McpWarmError } from '../../runner/errors.js';
-import { answerMessages } from '../load/mcp-http-load.js';
+import { answerMessages, BENCH_CLIENT_INFO } from '../load/mcp-http-load.js';
 import { LATEST_PROTOCOL_VERSION, probeReadiness } from '../../runner/mcp/initialize.js';
 import { isJsonObject, type JsonObject } from '../../runner/mcp/jsonrpc.js';
 import { StdioMcpConnection } from '../../runner/mcp/stdio-connection.js';
@@ -19,8 +19,6 @@ export interface ToolCaller {
   callTool(tool: ToolCall): Promise<void>;
   close(): Promise<void>;
 }
-
-const CLIENT_INFO = { name: 'mcpwarm-bench', version: '1.0.0' };
 
 function checkToolResult(result: unknown, tool: ToolCall): void {
   if (!isJsonObject(result) || result.isError === true) throw Object.assign(new Error(`${tool.name} answered isError or no result`), { code: 'TOOL_ERROR' });
@@ -40,7 +38,7 @@ export async function leanStdioClient(server: readonly string[]): Promise<ToolCa
     await exited;
   };
   try {
-    await probeReadiness(connection, { timeoutMs: 30_000, clientInfo: CLIENT_INFO, stderrTail: () => '', exited });
+    await probeReadiness(connection, { timeoutMs: 30_000, clientInfo: BENCH_CLIENT_INFO, stderrTail: () => '', exited });
   } catch (error) {
     await close();
     throw error;
@@ -81,7 +79,7 @@ export async function leanHttpClient(endpoint: string): Promise<ToolCaller> {
     return { answer, result: reply.result };
   };
   try {
-    sessionId = (await call('initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO })).answer.sessionId;
+    sessionId = (await call('initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: BENCH_CLIENT_INFO })).answer.sessionId;
     await send('POST', { jsonrpc: '2.0', method: 'notifications/initialized' });
   } catch (error) {
     await connection.destroy();

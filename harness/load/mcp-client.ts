@@ -1,6 +1,7 @@
 /** The MCP SDK's client over Streamable HTTP, as load drivers use it: one session per client. */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { BENCH_CLIENT_INFO } from './mcp-http-load.js';
 
 export interface McpSessionClient {
   client: Client;
@@ -15,7 +16,7 @@ export async function connectMcp(endpoint: string, token?: string): Promise<McpS
   const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
     ...(token !== undefined ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
   });
-  const client = new Client({ name: 'mcpwarm-bench', version: '1.0.0' });
+  const client = new Client(BENCH_CLIENT_INFO);
   await client.connect(transport);
   return {
     client,

@@ -22,7 +22,8 @@ export interface McpCall {
 /** How requests reach the server: a session (its id and agreed version), or the stateless revision. */
 export type McpHttpAddressing = { revision: typeof LATEST_PROTOCOL_VERSION; sessionId: string; protocolVersion: string } | { revision: typeof STATELESS_PROTOCOL_VERSION };
 
-const CLIENT_INFO = { name: 'mcpwarm-bench', version: '1.0.0' };
+/** How the harness's MCP clients (SDK, lean and raw HTTP alike) name themselves at initialize. */
+export const BENCH_CLIENT_INFO = { name: 'mcpwarm-bench', version: '1.0.0' };
 
 /** The headers every request of a call carries (`token`: a bearer token for the gateway). */
 export function callHeaders(call: McpCall, addressing: McpHttpAddressing, token?: string): Record<string, string> {
@@ -46,7 +47,7 @@ export function callBodies(call: McpCall, addressing: McpHttpAddressing): (id: n
     addressing.revision === STATELESS_PROTOCOL_VERSION
       ? {
           ...call.params,
-          _meta: { ...(isJsonObject(call.params?._meta) ? call.params._meta : {}), [META_KEYS.protocolVersion]: STATELESS_PROTOCOL_VERSION, [META_KEYS.clientCapabilities]: {}, [META_KEYS.clientInfo]: CLIENT_INFO },
+          _meta: { ...(isJsonObject(call.params?._meta) ? call.params._meta : {}), [META_KEYS.protocolVersion]: STATELESS_PROTOCOL_VERSION, [META_KEYS.clientCapabilities]: {}, [META_KEYS.clientInfo]: BENCH_CLIENT_INFO },
         }
       : call.params;
   // `{"method":...}` without its opening brace, after the id.

@@ -4,7 +4,7 @@
  * TMPDIR set to a directory of this test's own, so other probes on the machine do not count.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountsUnder, unmountUnder } from '../runner/mounts.js';
 import { probeOverlay } from '../runner/oci/overlay.js';
+import { processesMentioning } from './support/processes.js';
 
 const inCi = process.env.CI === 'true';
 const OVERLAY_MODULE = fileURLToPath(new URL('../runner/oci/overlay.ts', import.meta.url));
@@ -28,19 +29,6 @@ const savedTmpdir = process.env.TMPDIR;
 const children: ChildProcess[] = [];
 
 const probeDirs = (): string[] => readdirSync(scratch).filter((name) => name.startsWith('mcpwarm-overlay-probe-'));
-
-/** Processes whose command line names the scratch directory: mount(8) of a probe whose process was killed. */
-function processesUsingScratch(): number[] {
-  const pids: number[] = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(scratch)) pids.push(Number(pid));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
 
 /** Starts a probe loop, kills it with `signal` once it has probed for `afterMs`, and resolves when it has exited. */
 function killMidProbe(signal: NodeJS.Signals, afterMs: number): Promise<void> {
@@ -89,8 +77,9 @@ describe('overlay probe', () => {
     await Promise.all(signals.map((signal, index) => killMidProbe(signal, 150 + index * 17)));
     // The killed processes' mount(8) may still run: their mounts are in namespaces of their own.
     expect(mountsUnder(scratch)).toEqual([]);
-    for (let waited = 0; processesUsingScratch().length > 0 && waited < 5000; waited += 50) await sleep(50);
-    expect(processesUsingScratch()).toEqual([]);
+    // Processes whose command line names the scratch directory: mount(8) of a probe whose process was killed.
+    for (let waited = 0; (await processesMentioning(scratch)).length > 0 && waited < 5000; waited += 50) await sleep(50);
+    expect(await processesMentioning(scratch)).toEqual([]);
     expect(await probeOverlay()).toBe(true);
     expect(probeDirs()).toEqual([]);
     expect(mountsUnder(scratch)).toEqual([]);
